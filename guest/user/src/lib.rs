@@ -1,0 +1,2 @@
+//! Ring-3 runtime for lwpvm guest programs.
+#![no_std]

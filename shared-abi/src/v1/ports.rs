@@ -1,0 +1,48 @@
+//! Fixed I/O ports and the exit-status convention.
+//!
+//! The exit device is QEMU's `isa-debug-exit` convention at the same port, so one guest image
+//! serves both hosts:
+//!
+//! - under the lwpvm VMM, a 32-bit write of `v` to [`EXIT_PORT`] ends the VM and the VMM exits
+//!   with status `v & 0xff`;
+//! - under QEMU (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`), QEMU exits with
+//!   `(v << 1) | 1`, which `cargo xtask qemu` maps back to `v`.
+//!
+//! So that the mapping is lossless, guest statuses are 0..=127 ([`MAX_GUEST_STATUS`]).
+
+/// The exit device (QEMU `isa-debug-exit` at iobase 0xf4, iosize 4).
+pub const EXIT_PORT: u16 = 0xf4;
+/// Width in bytes of the exit port.
+pub const EXIT_PORT_SIZE: u16 = 4;
+/// COM1, the early-boot serial port (16550, IRQ 4).
+pub const COM1_PORT: u16 = 0x3f8;
+/// IRQ line of COM1.
+pub const COM1_IRQ: u32 = 4;
+
+/// Largest status the guest reports (QEMU's `isa-debug-exit` keeps 7 bits of it).
+pub const MAX_GUEST_STATUS: u32 = 127;
+
+/// Exit statuses with a fixed meaning. Any other value in 0..=127 is the exit status of the
+/// guest's init program.
+pub mod status {
+    /// Everything went well.
+    pub const SUCCESS: u32 = 0;
+    /// The guest kernel panicked (a kernel bug, or an assertion of the LWP state machine).
+    pub const KERNEL_PANIC: u32 = 112;
+    /// The guest kernel took an unexpected exception in ring 0.
+    pub const KERNEL_FAULT: u32 = 113;
+    /// The guest kernel could not boot (bad boot information, no memory, no console).
+    pub const BOOT_FAILURE: u32 = 114;
+}
+
+/// Statuses of the VMM process itself, outside the guest's 0..=127 range.
+pub mod vmm_status {
+    /// Bad arguments or bad input files (no kernel, not an ELF, no /dev/kvm ...).
+    pub const USAGE_OR_INPUT: i32 = 200;
+    /// The guest crashed in a way the VMM saw: triple fault, KVM internal error, unexpected exit.
+    pub const GUEST_CRASH: i32 = 201;
+    /// The VMM failed on its own (a host error while running).
+    pub const VMM_ERROR: i32 = 202;
+    /// The guest ran past the VMM's `--timeout`.
+    pub const TIMEOUT: i32 = 203;
+}
