@@ -1,1 +1,244 @@
-fn main() {}
+//! `cargo xtask`: build, run, test and benchmark lwpvm.
+//!
+//! Plumbing only: this crate knows where things are built and how to launch them (through the
+//! test harness in `tests/src/lib.rs`), but holds no assertions and no ABI knowledge beyond paths.
+//!
+//! - `cargo xtask build`: the guest kernel and ring-3 programs (for `x86_64-unknown-none`), the
+//!   initrd, the VMM; checks the ring-0 image for instructions that kill this machine's KVM.
+//! - `cargo xtask run`: builds everything and boots the default guest in our VMM.
+//! - `cargo xtask qemu`: the same image under `qemu-system-x86_64 -M microvm`.
+//! - `cargo xtask test`: every check and test: format, clippy, host unit tests, and the
+//!   integration tests that boot the guest in our VMM and under QEMU.
+//! - `cargo xtask bench`: benchmarks (never run by `test`).
+
+mod bench;
+mod build;
+mod cpio;
+mod ring0;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use lwpvm_tests::{Boot, Host};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run, test and benchmark lwpvm")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the guest kernel, its ring-3 programs, the initrd and the VMM.
+    Build {
+        /// Build the VMM with the release profile.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Build everything and boot the default guest in the lwpvm VMM.
+    Run {
+        #[command(flatten)]
+        machine: Machine,
+        /// Extra arguments passed to `vmm run` (after `--`).
+        #[arg(last = true)]
+        vmm_args: Vec<String>,
+    },
+    /// Boot the same guest image under QEMU (`-M microvm`); exits with the guest's status.
+    Qemu {
+        #[command(flatten)]
+        machine: Machine,
+        /// QEMU accelerator.
+        #[arg(long, value_enum, default_value_t = Accel::Tcg)]
+        accel: Accel,
+    },
+    /// Run every check and test: format, clippy, unit tests, guest boots in the VMM and QEMU.
+    Test {
+        /// Skip `cargo fmt --check` and clippy.
+        #[arg(long)]
+        no_lint: bool,
+        /// Only run integration tests whose name contains this.
+        filter: Option<String>,
+    },
+    /// Check formatting and clippy on the host and guest workspaces.
+    Lint,
+    /// Run benchmarks: `boot` (boot time, console throughput). Default: all.
+    Bench {
+        /// Which benchmarks.
+        which: Vec<String>,
+        /// Boots per host for the boot benchmark.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct Machine {
+    /// Number of vCPUs.
+    #[arg(long, default_value_t = 2)]
+    cpus: u32,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 256)]
+    mem: u32,
+    /// Extra kernel command line.
+    #[arg(long, default_value = "")]
+    cmdline: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Accel {
+    Tcg,
+    Kvm,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Build { release } => {
+            let art = build::all(release)?;
+            println!("kernel: {}", art.kernel.display());
+            println!("initrd: {}", art.initrd.display());
+            println!("vmm:    {}", art.vmm.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run { machine, vmm_args } => {
+            let art = build::all(false)?;
+            let mut cmd = boot(Host::Lwpvm, &machine, &art).command(&art);
+            cmd.args(vmm_args);
+            exec(cmd)
+        }
+        Cmd::Qemu { machine, accel } => {
+            let art = build::all(false)?;
+            let host = match accel {
+                Accel::Tcg => Host::QemuTcg,
+                Accel::Kvm => Host::QemuKvm,
+            };
+            let cmd = boot(host, &machine, &art).command(&art);
+            let code = run_inherited(cmd)?;
+            // isa-debug-exit: QEMU's status is (v << 1) | 1.
+            match code.and_then(|c| lwpvm_tests::guest_status(host, c)) {
+                Some(v) => Ok(ExitCode::from(v as u8)),
+                None => {
+                    bail!("QEMU ended without the guest writing the exit port (status {code:?})")
+                }
+            }
+        }
+        Cmd::Test { no_lint, filter } => {
+            if !no_lint {
+                lint()?;
+            }
+            let art = build::all(false)?;
+            let mut cmd = cargo();
+            cmd.current_dir(root())
+                .args(["test", "--workspace"])
+                .env(lwpvm_tests::ENV_KERNEL, &art.kernel)
+                .env(lwpvm_tests::ENV_INITRD, &art.initrd)
+                .env(lwpvm_tests::ENV_VMM, &art.vmm);
+            if let Some(f) = filter {
+                cmd.args(["--", &f]);
+            }
+            status(cmd, "cargo test")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Lint => {
+            lint()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { which, rounds } => {
+            bench::run(&which, rounds)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The boot description for `run` and `qemu`.
+fn boot(host: Host, m: &Machine, art: &lwpvm_tests::Artifacts) -> Boot {
+    let mut b = Boot::new(host)
+        .cpus(m.cpus)
+        .mem(m.mem)
+        .initrd(&art.initrd)
+        .cmdline(&m.cmdline);
+    b.timeout = std::time::Duration::MAX;
+    b
+}
+
+/// Formatting and clippy over both workspaces, warnings denied.
+fn lint() -> Result<()> {
+    let mut c = cargo();
+    c.current_dir(root()).args(["fmt", "--all", "--check"]);
+    status(c, "cargo fmt --check (host workspace)")?;
+    let mut c = cargo();
+    c.current_dir(root().join("guest"))
+        .args(["fmt", "--all", "--check"]);
+    status(c, "cargo fmt --check (guest workspace)")?;
+    let mut c = cargo();
+    c.current_dir(root()).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    status(c, "cargo clippy (host workspace)")?;
+    let mut c = cargo();
+    c.current_dir(root().join("guest")).args([
+        "clippy",
+        "--release",
+        "--workspace",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    status(c, "cargo clippy (guest workspace)")
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
+}
+
+/// The cargo that runs us.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command to completion, failing with `what` if it fails.
+pub fn status(mut cmd: Command, what: &str) -> Result<()> {
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot start {what}"))?;
+    if !st.success() {
+        bail!("{what} failed ({st})");
+    }
+    Ok(())
+}
+
+/// Runs a command with our stdio and returns its exit code.
+fn run_inherited(mut cmd: Command) -> Result<Option<i32>> {
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    Ok(st.code())
+}
+
+/// Runs a command with our stdio and exits with its status.
+fn exec(cmd: Command) -> Result<ExitCode> {
+    let code = run_inherited(cmd)?;
+    Ok(ExitCode::from(code.unwrap_or(1).clamp(0, 255) as u8))
+}

@@ -1,0 +1,111 @@
+//! Benchmarks. Never part of `cargo xtask test`: figures are reported, not asserted.
+//!
+//! - `boot`: median wall time of booting the same image to its exit under our VMM, QEMU TCG and
+//!   QEMU with accel=kvm, measured side by side in one run, with ratios to our VMM; and console
+//!   throughput guest → host through the virtio console versus the serial port.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use lwpvm_tests::{Artifacts, Boot, Host};
+
+use crate::build;
+
+/// Runs the named benchmarks (all when `which` is empty).
+pub fn run(which: &[String], rounds: usize) -> Result<()> {
+    let all = which.is_empty();
+    let known = ["boot"];
+    if let Some(w) = which.iter().find(|w| !known.contains(&w.as_str())) {
+        bail!("unknown benchmark {w:?}; known: {}", known.join(", "));
+    }
+    let art = build::all(true)?;
+    if all || which.iter().any(|w| w == "boot") {
+        boot(&art, rounds.max(1))?;
+    }
+    Ok(())
+}
+
+/// One boot to exit, returning its wall time.
+fn time_boot(art: &Artifacts, host: Host, cmdline: &str) -> Result<Duration> {
+    let out = Boot::new(host)
+        .cmdline(cmdline)
+        .timeout(Duration::from_secs(120))
+        .run(art);
+    if out.guest_status != Some(0) {
+        bail!("benchmark boot failed:\n{}", out.report());
+    }
+    Ok(out.elapsed)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn boot(art: &Artifacts, rounds: usize) -> Result<()> {
+    println!("== boot: wall time from process start to guest exit, {rounds} rounds per host, interleaved ==");
+    let hosts = [Host::Lwpvm, Host::QemuTcg, Host::QemuKvm];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); hosts.len()];
+    // Interleave the hosts so that background load affects them alike.
+    for _ in 0..rounds {
+        for (i, h) in hosts.iter().enumerate() {
+            times[i].push(time_boot(art, *h, "")?);
+        }
+    }
+    let base = median(times[0].clone());
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>8}",
+        "host", "median ms", "min ms", "max ms", "ratio"
+    );
+    for (h, t) in hosts.iter().zip(&times) {
+        let m = median(t.clone());
+        println!(
+            "{:<10} {:>10.1} {:>10.1} {:>10.1} {:>8.2}",
+            h.name(),
+            m.as_secs_f64() * 1e3,
+            t.iter().min().unwrap().as_secs_f64() * 1e3,
+            t.iter().max().unwrap().as_secs_f64() * 1e3,
+            m.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+
+    println!();
+    println!("== console throughput guest -> host (our VMM): virtio console vs serial ==");
+    const BYTES: u32 = 64 * 1024;
+    let mut rows = Vec::new();
+    for sink in ["console", "serial"] {
+        let mut empty = Vec::new();
+        let mut full = Vec::new();
+        for _ in 0..rounds.min(5) {
+            empty.push(time_boot(
+                art,
+                Host::Lwpvm,
+                &format!("lwpvm.bench={sink}:0"),
+            )?);
+            full.push(time_boot(
+                art,
+                Host::Lwpvm,
+                &format!("lwpvm.bench={sink}:{BYTES}"),
+            )?);
+        }
+        let extra = median(full).saturating_sub(median(empty));
+        let rate = f64::from(BYTES) / extra.as_secs_f64().max(1e-9);
+        rows.push((sink, extra, rate));
+    }
+    println!("{:<8} {:>12} {:>14}", "sink", "ms/64KiB", "bytes/s");
+    for (sink, extra, rate) in &rows {
+        println!(
+            "{:<8} {:>12.1} {:>14.0}",
+            sink,
+            extra.as_secs_f64() * 1e3,
+            rate
+        );
+    }
+    if rows.len() == 2 {
+        println!(
+            "virtio/serial throughput ratio: {:.1}",
+            rows[0].2 / rows[1].2
+        );
+    }
+    Ok(())
+}
