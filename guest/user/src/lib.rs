@@ -1,2 +1,20 @@
 //! Ring-3 runtime for lwpvm guest programs.
+//!
+//! A program is a `#![no_std] #![no_main]` binary in `src/bin/` that names its entry with
+//! [`entry!`]. The runtime provides what a tiny libc would:
+//!
+//! - [`rt`]: the ELF entry `_start`, the initial stack in the Linux layout (argc, argv, envp,
+//!   auxv) as [`rt::Args`], and a panic handler that prints the message and exits with
+//!   [`rt::PANIC_STATUS`];
+//! - [`sys`]: the Linux x86_64 system call instruction and typed wrappers returning
+//!   `Result<_, Errno>`, numbers from `shared-abi`;
+//! - [`io`]: `print!`, `println!` and `eprintln!` on file descriptors 1 and 2.
+//!
+//! The runtime never depends on the kernel crate: the only contract is the system call ABI.
 #![no_std]
+
+pub mod io;
+pub mod rt;
+pub mod sys;
+
+pub use sys::Errno;
