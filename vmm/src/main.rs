@@ -1,1 +1,80 @@
-fn main() {}
+//! `vmm`: the lwpvm virtual machine monitor.
+//!
+//! Boots a PVH ELF kernel on KVM with `N` vCPUs, a 16550 serial port, a virtio-mmio console and
+//! an exit port, and exits with the guest's status (see `outcome.rs` and `error.rs` for the
+//! VMM's own statuses). Module map:
+//!
+//! - `cli`, `config`: arguments → validated [`config::VmConfig`] (no KVM or device knowledge);
+//! - `vmm`: the boot recipe and the run, from config to [`outcome::VmEnd`];
+//! - `layout`, `memory`: guest-physical addresses and guest RAM;
+//! - `boot/`: kernel loading, initrd, PVH boot information, MP table, entry state;
+//! - `kvm/`: the only code that talks to KVM (VM, vCPU threads, exit handling, kick);
+//! - `bus`, `devices/`: address dispatch and device models;
+//! - `event_loop`: the epoll thread for device eventfds, stdin and host signals;
+//! - `terminal`, `logger`, `sync`: process plumbing;
+//! - `error`, `outcome`: how a run fails or ends, and the exit statuses.
+
+mod boot;
+mod bus;
+mod cli;
+mod config;
+mod devices;
+mod error;
+mod event_loop;
+mod kvm;
+mod layout;
+mod logger;
+mod memory;
+mod outcome;
+mod sync;
+mod terminal;
+mod vmm;
+
+use std::io::Write;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::VmConfig;
+use crate::error::Error;
+
+fn main() {
+    terminal::ensure_standard_fds();
+    let cli = Cli::parse();
+    logger::init(cli.verbose);
+    terminal::install_panic_hook();
+
+    let (status, message) = match cli.command {
+        Command::Run(args) => match VmConfig::try_from(args)
+            .map_err(Error::from)
+            .and_then(|config| vmm::run(&config))
+        {
+            Ok(end) => (end.exit_status(), end.message()),
+            Err(e) => (e.exit_status(), Some(error_chain(&e))),
+        },
+    };
+
+    terminal::restore();
+    let _ = std::io::stdout().flush();
+    if let Some(message) = message {
+        eprintln!("vmm: {message}");
+    }
+    let _ = std::io::stderr().flush();
+    // Exit at once: vCPU threads that did not stop must not keep the process alive.
+    std::process::exit(status)
+}
+
+/// An error and its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = inner.source();
+    }
+    s
+}

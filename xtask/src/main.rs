@@ -142,7 +142,7 @@ fn real_main() -> Result<ExitCode> {
             let art = build::all(false)?;
             let mut cmd = cargo();
             cmd.current_dir(root())
-                .args(["test", "--workspace"])
+                .args(["test", "--workspace", "--no-fail-fast"])
                 .env(lwpvm_tests::ENV_KERNEL, &art.kernel)
                 .env(lwpvm_tests::ENV_INITRD, &art.initrd)
                 .env(lwpvm_tests::ENV_VMM, &art.vmm);
