@@ -260,8 +260,11 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
+/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`, `lwpvm.bench=SINK:BYTES`.
 fn run_test_hooks(cmdline: &str) {
+    if let Some(spec) = cmdline::get(cmdline, "lwpvm.bench") {
+        bench_output(spec);
+    }
     if cmdline::flag(cmdline, "lwpvm.panic") {
         log::info!("lwpvm.panic=1: panicking on purpose");
         panic!("deliberate panic (lwpvm.panic=1)");
@@ -289,5 +292,33 @@ fn run_test_hooks(cmdline: &str) {
         println!("echo: {}", String::from_utf8_lossy(&line[..n]));
         log::info!("echoed {n} bytes; exiting with status 0");
         arch::exit(status::SUCCESS);
+    }
+}
+
+/// `lwpvm.bench=console:N` / `serial:N`: writes N bytes of text to the virtio console or the
+/// serial port, for `cargo xtask bench boot`'s throughput figure (the host times boots with
+/// and without the bytes).
+fn bench_output(spec: &str) {
+    let parsed = spec
+        .split_once(':')
+        .and_then(|(sink, n)| Some((sink, cmdline::parse_u64(n)?)));
+    let Some((sink, mut left)) = parsed.filter(|(s, _)| matches!(*s, "console" | "serial")) else {
+        log::warn!("ignoring lwpvm.bench={spec} (expected console:N or serial:N)");
+        return;
+    };
+    // 64-byte lines: 63 letters and a newline.
+    let mut chunk = [b'x'; 4096];
+    for line in chunk.chunks_mut(64) {
+        line[63] = b'\n';
+    }
+    log::info!("lwpvm.bench: writing {left} bytes to the {sink}");
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        if sink == "console" {
+            console::write_bytes(&chunk[..n]);
+        } else {
+            Serial::COM1.write_bytes(&chunk[..n]);
+        }
+        left -= n as u64;
     }
 }
