@@ -149,7 +149,13 @@ fn real_main() -> Result<ExitCode> {
             if let Some(f) = filter {
                 cmd.args(["--", &f]);
             }
-            status(cmd, "cargo test")?;
+            let totals = test_totals(cmd)?;
+            // One plain closing line for the whole run (cargo's own last line is often a
+            // doc-test binary's "0 passed").
+            println!("tests: {} passed, {} failed", totals.passed, totals.failed);
+            if !totals.success || totals.failed > 0 {
+                bail!("cargo test failed");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Lint => {
@@ -241,4 +247,65 @@ fn run_inherited(mut cmd: Command) -> Result<Option<i32>> {
 fn exec(cmd: Command) -> Result<ExitCode> {
     let code = run_inherited(cmd)?;
     Ok(ExitCode::from(code.unwrap_or(1).clamp(0, 255) as u8))
+}
+
+/// Totals over every `test result:` line of a cargo test run.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    success: bool,
+}
+
+/// Runs `cmd` (a cargo test), passing its output through, and adds up its results.
+fn test_totals(mut cmd: Command) -> Result<Totals> {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start cargo test")?;
+    let mut totals = Totals::default();
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        add_result_line(&mut totals, &line);
+    }
+    totals.success = child.wait()?.success();
+    Ok(totals)
+}
+
+/// Adds one `test result: ok. 4 passed; 0 failed; ...` line to the totals.
+fn add_result_line(totals: &mut Totals, line: &str) {
+    let Some(rest) = line.strip_prefix("test result: ") else {
+        return;
+    };
+    for part in rest.split([';', '.']) {
+        let mut words = part.split_whitespace();
+        if let (Some(n), Some(what)) = (words.next(), words.next()) {
+            match (n.parse::<u64>(), what) {
+                (Ok(n), "passed") => totals.passed += n,
+                (Ok(n), "failed") => totals.failed += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_add_up() {
+        let mut t = Totals::default();
+        add_result_line(
+            &mut t,
+            "test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.21s",
+        );
+        add_result_line(&mut t, "test result: FAILED. 6 passed; 1 failed; 0 ignored");
+        add_result_line(&mut t, "running 3 tests");
+        assert_eq!(t.passed, 10);
+        assert_eq!(t.failed, 1);
+    }
 }
