@@ -150,6 +150,16 @@ fn real_main() -> Result<ExitCode> {
                 cmd.args(["--", &f]);
             }
             status(cmd, "cargo test")?;
+            // The guest's pure crates, unit-tested on the host.
+            let mut cmd = cargo();
+            cmd.current_dir(root().join("guest")).args([
+                "test",
+                "-p",
+                "lwpvm-mmcore",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+            ]);
+            status(cmd, "cargo test (guest mmcore, on the host)")?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Lint => {
