@@ -11,7 +11,8 @@
 //! - `drivers/`: the 16550 serial port (kernel log) and the virtio-mmio console;
 //! - `console`: where the banner and, later, user output go (virtio console, else serial);
 //! - `klog`: the `log` backend (serial only);
-//! - `mm/`: the boot heap and a DMA frame pool, until real memory management exists;
+//! - `mm/`: frames, the kernel heap, page tables' users (kernel stacks, address spaces),
+//!   user-memory access;
 //! - `panic`: the panic report.
 //!
 //! `unsafe` is denied crate-wide and allowed only in `arch`, the low parts of `mm`, and the
@@ -37,7 +38,8 @@
 //!    one prints `lwpvm: bad boot information: ...` and exits with `BOOT_FAILURE`.
 //! 4. **Logger**: the `log` backend on the serial port, level from `loglevel=`.
 //! 5. **Identity map removed**: the lower half now belongs to (future) ring-3 programs.
-//! 6. **Heap**: the boot heap is usable (`alloc`).
+//! 6. **Memory**: the frame allocator takes the usable RAM of the memory map (less the first
+//!    MiB, the kernel image and the boot modules); the heap (`alloc`) grows from it on demand.
 //! 7. **CPU count**: MP table, else `lwpvm.cpus=`, else 1 (the source is logged). The other
 //!    CPUs are only counted, not started.
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
@@ -113,10 +115,8 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     arch::paging::drop_identity_map();
     log::debug!("identity map removed; lower half unmapped");
 
-    // 6. Heap.
-    mm::init();
-    let (used, free) = mm::heap::usage();
-    log::debug!("heap: {used} bytes used, {free} free");
+    // 6. Memory: frame allocator over the memory map, kernel PDPTs, heap (grows on demand).
+    mm::init(boot);
 
     // 7. CPU count.
     let cpus = count_cpus(cmdline);
