@@ -45,7 +45,8 @@
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
 //! 9. **Console**: the first virtio console announced on the command line, else serial.
 //! 10. **Banner**: one line on the console.
-//! 11. **Test hooks**: `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
+//! 11. **Test hooks**: `lwpvm.selftest=mm|kstack-overflow` (in-kernel self-tests, see
+//!     `mm::selftest`), `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
 //!     order of precedence).
 //! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
@@ -260,8 +261,11 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
+/// `lwpvm.selftest=`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
+    if let Some(which) = cmdline::get(cmdline, "lwpvm.selftest") {
+        mm::selftest::run(which);
+    }
     if cmdline::flag(cmdline, "lwpvm.panic") {
         log::info!("lwpvm.panic=1: panicking on purpose");
         panic!("deliberate panic (lwpvm.panic=1)");

@@ -272,7 +272,9 @@ pub fn alloc_contiguous_zeroed(pages: usize) -> Option<u64> {
     let mut a = FRAMES.lock();
     let cur = a.cur;
     let nr = a.nr_ranges;
-    let r = a.ranges[cur..nr].iter_mut().find(|r| r.end - r.next >= want)?;
+    let r = a.ranges[cur..nr]
+        .iter_mut()
+        .find(|r| r.end - r.next >= want)?;
     let pa = r.next;
     r.next += want;
     a.fresh -= pages as u64;
@@ -367,4 +369,30 @@ pub fn virt(pa: u64) -> *mut u8 {
 /// Whether `pa` lies in the frames this allocator manages (for sanity checks).
 pub fn is_managed(pa: u64) -> bool {
     FRAMES.lock().owns(pa)
+}
+
+/// Copies `bytes` into frame `pa` at byte `offset` (`rep movsq`, then `rep movsb` for the
+/// tail: one emulated iteration per 8 bytes on the development machines' KVM).
+///
+/// # Panics
+///
+/// If the bytes do not fit in the frame.
+pub fn copy_into(pa: u64, offset: usize, bytes: &[u8]) {
+    assert!(offset <= PAGE_SIZE && bytes.len() <= PAGE_SIZE - offset);
+    let n = bytes.len();
+    // SAFETY: `pa` is a frame the caller owns (just allocated); [offset, offset + n) lies
+    // inside it (checked); `bytes` is a valid slice that cannot overlap a frame the caller
+    // just allocated.
+    unsafe {
+        asm!(
+            "rep movsq",
+            "mov rcx, {tail}",
+            "rep movsb",
+            tail = in(reg) n & 7,
+            inout("rcx") n / 8 => _,
+            inout("rdi") pa + PHYS_OFFSET + offset as u64 => _,
+            inout("rsi") bytes.as_ptr() => _,
+            options(nostack, preserves_flags)
+        );
+    }
 }

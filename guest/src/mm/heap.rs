@@ -87,7 +87,8 @@ unsafe impl Source for FrameSource {
             None => {
                 // SAFETY: [KERNEL_HEAP_BASE, new_end) is mapped read-write and used by
                 // nothing else.
-                let end = unsafe { talc.claim(KERNEL_HEAP_BASE as *mut u8, (new_end - start) as usize) };
+                let end =
+                    unsafe { talc.claim(KERNEL_HEAP_BASE as *mut u8, (new_end - start) as usize) };
                 talc.source.heap_end = end.ok_or(())?.as_ptr() as u64;
             }
             Some(end) => {

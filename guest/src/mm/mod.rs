@@ -19,10 +19,19 @@
 
 #[allow(unsafe_code)]
 pub mod dma;
+pub mod fault;
 #[allow(unsafe_code)]
 pub mod frame;
 #[allow(unsafe_code)]
 pub mod heap;
+#[allow(unsafe_code)]
+pub mod kstack;
+#[allow(unsafe_code)]
+pub mod selftest;
+#[allow(unsafe_code)]
+pub mod uaccess;
+#[allow(unsafe_code)]
+pub mod vmspace;
 
 use crate::arch::layout::{pml4_slot, KERNEL_HEAP_BASE, KSTACK_REGION_BASE};
 use crate::arch::paging;

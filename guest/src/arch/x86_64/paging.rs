@@ -438,14 +438,25 @@ pub fn flush_range(root: Root, start: u64, end: u64) {
     }
 }
 
-/// The physical frame and leaf flags `va` maps to in `root`, if present.
+/// The physical address and leaf flags `va`'s page maps to in `root`, if present (large
+/// pages included: the address is then that of the 4 KiB part containing `va`).
 pub fn translate(root: Root, va: u64) -> Option<(u64, u64)> {
-    // SAFETY: a read-only walk; a concurrent change can at worst make the answer stale,
-    // which callers (self-tests, reports) accept.
-    let pte = unsafe { leaf_entry(root, va & !(PAGE_SIZE as u64 - 1))? };
-    // SAFETY: as above.
-    let e = unsafe { *pte };
-    (e & PTE_P != 0).then_some((e & PTE_ADDR, e & !PTE_ADDR))
+    let mut tbl = root.0;
+    for level in (0..=3).rev() {
+        // SAFETY: a read-only walk over live tables; a concurrent change can at worst make
+        // the answer stale, which callers (self-tests, reports) accept.
+        let e = unsafe { *table(tbl).add(index(va, level)) };
+        if e & PTE_P == 0 {
+            return None;
+        }
+        if level == 0 || e & PTE_PS != 0 {
+            let base = e & PTE_ADDR & !(span(level) - 1);
+            let pa = base + (va & (span(level) - 1) & !(PAGE_SIZE as u64 - 1));
+            return Some((pa, e & !PTE_ADDR));
+        }
+        tbl = e & PTE_ADDR;
+    }
+    None
 }
 
 /// Frees the table frames of `root`'s lower half that lie entirely inside `[start, end)`
