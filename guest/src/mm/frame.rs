@@ -366,11 +366,6 @@ pub fn virt(pa: u64) -> *mut u8 {
     (pa + PHYS_OFFSET) as *mut u8
 }
 
-/// Whether `pa` lies in the frames this allocator manages (for sanity checks).
-pub fn is_managed(pa: u64) -> bool {
-    FRAMES.lock().owns(pa)
-}
-
 /// Copies `bytes` into frame `pa` at byte `offset` (`rep movsq`, then `rep movsb` for the
 /// tail: one emulated iteration per 8 bytes on the development machines' KVM).
 ///

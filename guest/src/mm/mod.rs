@@ -1,21 +1,87 @@
 //! Memory management.
 //!
-//! See the overview in [`overview`](self#overview) below; each submodule documents its own
-//! locking and costs.
-//!
 //! # Overview
 //!
-//! - [`frame`]: the physical frame allocator over the boot memory map (known-zero and dirty
-//!   frames, O(1) allocation, no per-frame work at boot);
-//! - [`heap`]: the kernel heap (`alloc`), `talc` over a region mapped from frames on demand;
-//! - [`dma`]: physically contiguous zeroed frames for virtio queues;
-//! - `arch::x86_64::paging`: 4-level page tables (map/unmap/protect in any PML4).
+//! | module | what |
+//! |---|---|
+//! | [`frame`] | physical 4 KiB frames over the boot memory map: O(1), known-zero vs dirty |
+//! | [`heap`] | the kernel heap (`alloc`): `talc` over a region mapped from frames on demand |
+//! | [`dma`] | physically contiguous zeroed frames for virtio queues |
+//! | [`kstack`] | 16 KiB kernel stacks with unmapped guards, O(1) reuse |
+//! | [`vmspace`] | user address spaces: PML4 + regions, demand paging, `mmap`/`munmap`/`mprotect`/`brk` |
+//! | [`uaccess`] | `copy_from_user`/`copy_to_user`/`read_user`/`write_user`/`strncpy_from_user` |
+//! | [`fault`] | the memory-management side of `#PF`/`#DF` (demand paging, fix-ups, stack overflow) |
+//! | [`selftest`] | `lwpvm.selftest=mm` / `kstack-overflow` |
+//! | `arch::x86_64::paging` | 4-level page-table walks (map, unmap, protect, free tables, TLB) |
+//! | `arch::x86_64::uaccess` | the copy routines in assembly and the exception table |
+//! | `lwpvm_mmcore` (crate) | the pure region map and syscall semantics, host-tested |
 //!
-//! ## Kernel virtual layout
+//! ## Cost model
 //!
-//! See `arch::x86_64::layout`. The upper half (PML4 slots 256..=511) is shared by all
-//! address spaces; [`init`] creates every upper-half PDPT the kernel will use (heap, kernel
-//! stacks), so no upper-half PML4 entry is ever added later and user PML4s never go stale.
+//! On the development machines' KVM every ring-0 instruction is interpreted (~0.6 µs) and
+//! each iteration of a ring-0 `rep movs`/`rep stos` is emulated separately; ring 3 is native.
+//! Memory management is built around that:
+//!
+//! - nothing is zeroed or scanned at boot: guest RAM starts zeroed, so the frame allocator
+//!   keeps a watermark per RAM range (frames above it are **known-zero**) and threads its
+//!   free lists through the free frames themselves; `init` costs a few hundred instructions
+//!   whatever the RAM size. The heap maps frames only when something allocates;
+//! - **known-zero** frames (never used, or returned all-zero such as emptied page tables)
+//!   go to page tables and demand-zero user pages at no cost; **dirty** frames (returned
+//!   with data) go to the heap, kernel stacks and full image pages, which overwrite them.
+//!   Zeroing a dirty frame (only when `alloc_zeroed` has no known-zero frame left) is a
+//!   512-iteration `rep stosq`: ~0.3–0.5 ms here;
+//! - user pages are populated on first touch (a demand fault costs one exception round trip,
+//!   ≥ 20 k cycles here, plus ~100–200 instructions of lookup and mapping); image pages are
+//!   copied with `rep movsq` (512 iterations per full page);
+//! - page-table walks skip absent tables a whole table span at a time; process teardown
+//!   visits only the page tables under its regions plus a list of its table frames;
+//! - the measured boot cost of all this (mm::init: NX check, frame allocator, two PDPTs; the
+//!   heap's first 64 KiB when the virtio console allocates) is in the report of the branch
+//!   that introduced it; compare `kernel_main to banner` at `loglevel=debug`.
+//!
+//! ## Virtual layout
+//!
+//! ```text
+//! 0x0000_0000_0000_0000 ┬ user space, one VmSpace per process (mmcore::space has the layout
+//!                       │ inside: image at 0x40_0000, brk heap, mmap top-down, 8 MiB stack)
+//! 0x0000_7fff_ffff_f000 ┴ USER_END (the last page below 2^47 is never mapped)
+//! 0xffff_8000_0000_0000   direct map of physical 0..4 GiB (PML4 256; 3..4 GiB uncached)
+//! 0xffff_a000_0000_0000   kernel heap, up to 64 GiB (PML4 320)
+//! 0xffff_c000_0000_0000   kernel stacks: 32 KiB slots = 16 KiB guard + 16 KiB stack (PML4 384)
+//! 0xffff_ffff_8000_0000   kernel image (PML4 511)
+//! ```
+//!
+//! The upper half is shared: every user PML4 copies the kernel's four upper-half entries,
+//! and [`init`] creates the heap's and the stacks' PDPTs before any copy exists, so kernel
+//! mappings made later (heap growth, new stacks) are visible in every address space.
+//!
+//! ## Memory per LWP kernel stack
+//!
+//! 16 KiB of frames + 1/64 of a page table (64 bytes) + 32 KiB of virtual space; up to
+//! 65 536 stacks. Freed stacks stay mapped in a cache of 64 for allocation without any
+//! page-table work.
+//!
+//! ## Locks
+//!
+//! Spin locks (interrupts are still off in the kernel; they must become `IrqMutex`es before
+//! an interrupt handler allocates). Order: VmSpace registry → one `VmSpace` → kernel-stack
+//! slots → heap (talc) → frames. No user memory may be touched with a `VmSpace` lock held.
+//!
+//! ## Not done yet
+//!
+//! - **Copy-on-write `fork`**: the plan is in [`vmspace`] (PTE bit 9 marks COW pages, a
+//!   per-frame reference count carved from known-zero frames, `MAP_SHARED` regions shared);
+//!   every frame has one owner today.
+//! - **TLB shoot-down**: flushes are local (`invlpg`/CR3 reload on this CPU); once threads of
+//!   one process run on several CPUs, callers of `munmap`/`mprotect`/kernel-stack unmapping
+//!   must send the shoot-down IPI (vector 0xf2) through the SMP layer.
+//! - **SMAP/SMEP** are off: `qemu64` lacks SMAP, and the copy routines would need
+//!   `stac`/`clac` (untested on this KVM). A ring-0 instruction fetch from a user address
+//!   is refused by the fault handler instead.
+//! - RAM above the 3 GiB MMIO window is ignored (logged); no huge pages, no swapping, no
+//!   overcommit accounting; `mmap` is anonymous-only (files come later).
+//! - The boot stack and the IST stacks have no guard pages (they are in `.bss`).
 
 #[allow(unsafe_code)]
 pub mod dma;

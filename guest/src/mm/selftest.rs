@@ -13,17 +13,18 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use lwpvm_mmcore::{
-    Prot, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_EXEC, PROT_NONE,
+    Access, Prot, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_EXEC, PROT_NONE,
     PROT_READ, PROT_WRITE, USER_END,
 };
 use shared_abi::current::errno::{EEXIST, EFAULT, EINVAL, ENOMEM};
 use shared_abi::current::ports::status;
+use shared_abi::current::signal::{SEGV_ACCERR, SEGV_MAPERR};
 
 use super::kstack::KernelStack;
 use super::uaccess::{
     copy_from_user, copy_to_user, read_user, strncpy_from_user, write_user, UserPtr,
 };
-use super::vmspace::VmSpace;
+use super::vmspace::{Fault, VmSpace};
 use super::{frame, heap};
 use crate::arch::layout::KSTACK_SIZE;
 use crate::arch::paging::{self, PTE_W};
@@ -131,6 +132,15 @@ impl Tester {
         frame::free_zeroed(d);
         let z3 = frame::alloc_zeroed().expect("a frame");
         self.check(z3 == d && frame_is_zero(z3), "zero list reuse");
+        // copy_frame copies all 4096 bytes.
+        // SAFETY: `z2` is ours; the direct map covers it.
+        unsafe { *(frame::virt(z2) as *mut u64).add(511) = 0x77 };
+        frame::copy_frame(z3, z2);
+        // SAFETY: as above, for `z3`.
+        self.check(
+            unsafe { *(frame::virt(z3) as *const u64).add(511) } == 0x77,
+            "copy_frame",
+        );
         frame::free(z2);
         frame::free(z3);
         let after = frame::stats();
@@ -161,6 +171,11 @@ impl Tester {
         self.check(big[300 * 1024 - 1] == 7, "large heap object");
         let s = heap::stats();
         self.check(s.mapped >= 300 * 1024, "heap grew");
+        self.check(
+            s.allocations >= 2002 && s.allocated >= 2000 * 32 + 300 * 1024,
+            "heap counters",
+        );
+        self.check(s.available < s.mapped as usize, "heap available");
         drop(big);
         drop(boxes);
         log::info!("selftest mm: heap ok ({:?})", heap::stats());
@@ -252,10 +267,15 @@ impl Tester {
         let frames_before = frame::stats().used;
         let vm = VmSpace::new().expect("vmspace");
         vm.activate();
+        self.check(paging::current_root() == vm.root(), "activate loads CR3");
+        self.check(
+            VmSpace::current().is_some_and(|c| c.root() == vm.root()),
+            "current address space found from CR3",
+        );
         let anon = MAP_PRIVATE | MAP_ANONYMOUS;
         let rw = PROT_READ | PROT_WRITE;
         let a = vm.mmap(0, 3 * 4096, rw, anon).expect("mmap");
-        self.check(a < USER_END && a % 4096 == 0, "mmap address");
+        self.check(a < USER_END && a.is_multiple_of(4096), "mmap address");
         // Demand paging from inside copy_to_user: the pages do not exist yet.
         let msg = *b"hello from the kernel, across a page boundary";
         let at = UserPtr(a + 4096 - 20);
@@ -332,6 +352,20 @@ impl Tester {
             vm.mmap(a, 4096, rw, anon | MAP_FIXED) == Ok(a)
                 && read_user::<u64>(UserPtr(a + 5)) == Ok(0),
             "MAP_FIXED replaces contents",
+        );
+        // What a ring-3 fault would get: SEGV_MAPERR without a region, SEGV_ACCERR for a
+        // forbidden access.
+        self.check(
+            vm.handle_page_fault(0x10_0000, Access::Read)
+                .map_err(Fault::si_code)
+                == Err(SEGV_MAPERR),
+            "fault without a region",
+        );
+        self.check(
+            vm.handle_page_fault(a, Access::Exec)
+                .map_err(Fault::si_code)
+                == Err(SEGV_ACCERR),
+            "exec fault in a non-executable region",
         );
         // munmap: the pages are gone.
         self.check(vm.munmap(a, 3 * 4096).is_ok(), "munmap");
@@ -424,6 +458,11 @@ impl Tester {
         let vm = VmSpace::new().expect("vmspace");
         vm.activate();
         let mut buf = [0u8; 16];
+        self.check(UserPtr(0).is_null() && !UserPtr(1).is_null(), "is_null");
+        self.check(
+            copy_from_user(&mut buf, UserPtr(USER_END - 8).add(8)) == Err(EFAULT),
+            "UserPtr::add past the end",
+        );
         let cases: [(u64, usize, &str); 8] = [
             (0, 16, "null"),
             (0x1000_0000, 16, "unmapped user address"),

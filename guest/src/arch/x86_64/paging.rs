@@ -53,14 +53,6 @@ pub const PTE_P: u64 = 1 << 0;
 pub const PTE_W: u64 = 1 << 1;
 /// User-accessible.
 pub const PTE_U: u64 = 1 << 2;
-/// Write-through.
-pub const PTE_PWT: u64 = 1 << 3;
-/// Cache disable.
-pub const PTE_PCD: u64 = 1 << 4;
-/// Accessed (set by the CPU).
-pub const PTE_A: u64 = 1 << 5;
-/// Dirty (set by the CPU).
-pub const PTE_D: u64 = 1 << 6;
 /// Large page (in a PDPT or PD entry).
 pub const PTE_PS: u64 = 1 << 7;
 /// Software bit: the page is shared copy-on-write (mapped read-only; a write fault copies).
