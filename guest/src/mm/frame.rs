@@ -25,7 +25,7 @@
 //! [`alloc_zeroed`] takes, in order: the zero list (clearing the link word: one store), a
 //! fresh frame above a watermark, and only then a dirty frame, which it zeroes with
 //! `rep stosq` (512 iterations: ~0.3–0.5 ms of interpreted ring 0 on the development
-//! machines' KVM, a few hundred ns on hardware). [`alloc`] takes a dirty frame first, so that
+//! machines' KVM, a few hundred ns on hardware). [`alloc()`] takes a dirty frame first, so that
 //! known-zero frames are kept for those who need zeroes.
 //!
 //! # Locking
@@ -225,6 +225,7 @@ pub fn init(boot: &BootInfo) -> InitReport {
         let end = (m.phys + m.size).next_multiple_of(FRAME);
         *slot = (m.phys & !(FRAME - 1), end);
     }
+    let holes = &holes[..2 + boot.modules().len()];
     let mut a = FRAMES.lock();
     assert_eq!(a.nr_ranges, 0, "frame::init called twice");
     for r in boot.memory_regions() {
@@ -236,7 +237,7 @@ pub fn init(boot: &BootInfo) -> InitReport {
             report.ignored_high += r.end() - end.max(r.start);
         }
         if r.start < end {
-            a.add_minus(r.start, end, &holes, &mut report);
+            a.add_minus(r.start, end, holes, &mut report);
         }
     }
     report.ranges = a.nr_ranges;

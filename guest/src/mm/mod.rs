@@ -127,6 +127,9 @@ pub fn init(boot: &BootInfo) {
         let installed = paging::install_kernel_pdpt(pml4_slot(base), pdpt);
         assert!(installed, "kernel PML4 slot for {base:#x} already in use");
     }
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
     let s = frame::stats();
     log::debug!(
         "{} frames ({} KiB) in {} ranges, {} free, NX {}",

@@ -38,7 +38,7 @@
 //!
 //! # Cost
 //!
-//! A walk is ~4 loads and tests per level; [`unmap_range`] and [`update_range`] walk once per
+//! A walk is ~4 loads and tests per level; [`for_each_leaf`] and [`unmap_range`] walk once per
 //! table, skip absent tables in one step, and scan only the entries of the range.
 
 use core::arch::asm;
