@@ -28,6 +28,14 @@
 //! machines' KVM, a few hundred ns on hardware). [`alloc()`] takes a dirty frame first, so that
 //! known-zero frames are kept for those who need zeroes.
 //!
+//! # Sharing (copy-on-write)
+//!
+//! A frame mapped by several address spaces after `fork` has a share count: the number of
+//! owners beyond the first, in a table of `u32` indexed by frame number ([`share`], [`put`]).
+//! The table is carved out of never-used frames at [`init`] (4 bytes per frame of RAM: 256 KiB
+//! for 256 MiB), so it starts zeroed, which means "one owner", and costs nothing to set up;
+//! frames that were never shared never touch it.
+//!
 //! # Locking
 //!
 //! One spin lock over the allocator state ([`FRAMES`]). It is a leaf lock: nothing is called
@@ -35,6 +43,7 @@
 //! handlers must not allocate until the lock disables interrupts: `sync::IrqMutex` later.)
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -117,6 +126,8 @@ pub struct InitReport {
     pub ignored_high: u64,
     /// Bytes dropped because more than [`MAX_RANGES`] ranges were left.
     pub ignored_overflow: u64,
+    /// Frames taken for the share-count table.
+    pub share_table_pages: usize,
 }
 
 /// The direct-map pointer to frame `pa`.
@@ -241,7 +252,58 @@ pub fn init(boot: &BootInfo) -> InitReport {
         }
     }
     report.ranges = a.nr_ranges;
+    // The share-count table: one u32 per frame below the highest managed address.
+    let top = a.ranges[..a.nr_ranges]
+        .iter()
+        .map(|r| r.end)
+        .max()
+        .unwrap_or(0);
+    let entries = top / FRAME;
+    let pages = (entries * 4).div_ceil(FRAME) as usize;
+    drop(a);
+    let table = alloc_contiguous_zeroed(pages).expect("no room for the frame share table");
+    SHARE_TABLE.store(virt(table).cast(), Ordering::Release);
+    SHARE_ENTRIES.store(entries, Ordering::Release);
+    report.share_table_pages = pages;
     report
+}
+
+/// The share-count table (see "Sharing"): `SHARE_ENTRIES` counters.
+static SHARE_TABLE: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
+static SHARE_ENTRIES: AtomicU64 = AtomicU64::new(0);
+
+/// The share counter of frame `pa`.
+fn share_count(pa: u64) -> &'static AtomicU32 {
+    let i = pa / FRAME;
+    assert!(
+        i < SHARE_ENTRIES.load(Ordering::Acquire),
+        "frame {pa:#x} has no share count"
+    );
+    // SAFETY: the table holds SHARE_ENTRIES zero-initialised AtomicU32s in frames taken for
+    // it at init and never freed; `i` is in bounds (checked).
+    unsafe { &*SHARE_TABLE.load(Ordering::Acquire).add(i as usize) }
+}
+
+/// Records one more owner of frame `pa` (a mapping in another address space).
+pub fn share(pa: u64) {
+    share_count(pa).fetch_add(1, Ordering::AcqRel);
+}
+
+/// Whether frame `pa` has more than one owner.
+pub fn is_shared(pa: u64) -> bool {
+    share_count(pa).load(Ordering::Acquire) != 0
+}
+
+/// Drops one owner's reference to frame `pa`: frees it (as dirty) if that was the last one.
+/// Returns whether it was freed.
+pub fn put(pa: u64) -> bool {
+    let last = share_count(pa)
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| c.checked_sub(1))
+        .is_err();
+    if last {
+        free(pa);
+    }
+    last
 }
 
 /// A frame, zero or not (dirty frames first). `None` when memory is exhausted.

@@ -4,11 +4,11 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`frame`] | physical 4 KiB frames over the boot memory map: O(1), known-zero vs dirty |
+//! | [`frame`] | physical 4 KiB frames over the boot memory map: O(1), known-zero vs dirty, share counts |
 //! | [`heap`] | the kernel heap (`alloc`): `talc` over a region mapped from frames on demand |
 //! | [`dma`] | physically contiguous zeroed frames for virtio queues |
 //! | [`kstack`] | 16 KiB kernel stacks with unmapped guards, O(1) reuse |
-//! | [`vmspace`] | user address spaces: PML4 + regions, demand paging, `mmap`/`munmap`/`mprotect`/`brk` |
+//! | [`vmspace`] | user address spaces: PML4 + regions, demand paging, copy-on-write `fork`, `mmap`/`munmap`/`mprotect`/`brk` |
 //! | [`uaccess`] | `copy_from_user`/`copy_to_user`/`read_user`/`write_user`/`strncpy_from_user` |
 //! | [`fault`] | the memory-management side of `#PF`/`#DF` (demand paging, fix-ups, stack overflow) |
 //! | [`selftest`] | `lwpvm.selftest=mm` / `kstack-overflow` |
@@ -70,9 +70,9 @@
 //!
 //! ## Not done yet
 //!
-//! - **Copy-on-write `fork`**: the plan is in [`vmspace`] (PTE bit 9 marks COW pages, a
-//!   per-frame reference count carved from known-zero frames, `MAP_SHARED` regions shared);
-//!   every frame has one owner today.
+//! - **`fork` is there, its users are not**: [`vmspace::VmSpace::fork`] shares every page
+//!   copy-on-write (PTE bit 9, per-frame share counts, `MAP_SHARED` regions shared); the
+//!   process and LWP layers that call it come with the LWP work.
 //! - **TLB shoot-down**: flushes are local (`invlpg`/CR3 reload on this CPU); once threads of
 //!   one process run on several CPUs, callers of `munmap`/`mprotect`/kernel-stack unmapping
 //!   must send the shoot-down IPI (vector 0xf2) through the SMP layer.

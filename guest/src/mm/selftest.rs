@@ -13,8 +13,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use lwpvm_mmcore::{
-    Access, Prot, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, PROT_EXEC, PROT_NONE,
-    PROT_READ, PROT_WRITE, USER_END,
+    Access, Prot, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED,
+    PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, USER_END,
 };
 use shared_abi::current::errno::{EEXIST, EFAULT, EINVAL, ENOMEM};
 use shared_abi::current::ports::status;
@@ -40,6 +40,7 @@ pub fn run(which: &str) {
             t.page_tables();
             t.kernel_stacks();
             t.address_space();
+            t.fork();
             t.bad_pointers();
             if t.failed == 0 {
                 crate::println!("selftest mm: ok");
@@ -452,6 +453,63 @@ impl Tester {
             "selftest mm: address space ok (frames used {frames_before} -> {used}, {:?})",
             frame::stats()
         );
+    }
+
+    fn fork(&mut self) {
+        let frames_before = frame::stats().used;
+        let heap_before = heap::stats().mapped;
+        let parent = VmSpace::new().expect("vmspace");
+        parent.activate();
+        let rw = PROT_READ | PROT_WRITE;
+        let p = parent
+            .mmap(0, 2 * 4096, rw, MAP_PRIVATE | MAP_ANONYMOUS)
+            .unwrap();
+        let s = parent
+            .mmap(0, 4096, rw, MAP_SHARED | MAP_ANONYMOUS)
+            .unwrap();
+        let rd = |a: u64| read_user::<u64>(UserPtr(a)).unwrap_or(u64::MAX);
+        let wr = |a: u64, v: u64| write_user(UserPtr(a), &v).is_ok();
+        self.check(wr(p, 1) && wr(p + 4096, 2) && wr(s, 3), "parent writes");
+        let child = parent.fork().expect("fork");
+        self.check(
+            child.usage() == parent.usage(),
+            "child maps what the parent maps",
+        );
+        child.activate();
+        self.check(
+            rd(p) == 1 && rd(p + 4096) == 2 && rd(s) == 3,
+            "child sees the data",
+        );
+        let used = frame::stats().used;
+        self.check(wr(p, 10), "child writes a private page");
+        self.check(
+            frame::stats().used == used + 1,
+            "copy-on-write copied one frame",
+        );
+        self.check(wr(s, 30), "child writes the shared page");
+        self.check(frame::stats().used == used + 1, "shared page not copied");
+        parent.activate();
+        self.check(rd(p) == 1, "parent's private page unchanged");
+        self.check(rd(s) == 30, "shared page shows the child's write");
+        // The child copied `p`, so the parent is its last owner: no copy, just writable.
+        let used = frame::stats().used;
+        self.check(
+            wr(p, 100) && frame::stats().used == used,
+            "last owner reuses the frame",
+        );
+        self.check(wr(p + 4096, 20), "parent writes the other private page");
+        child.activate();
+        self.check(rd(p) == 10 && rd(p + 4096) == 2, "child keeps its own view");
+        VmSpace::activate_kernel();
+        drop(child);
+        drop(parent);
+        let heap_growth = (heap::stats().mapped - heap_before) / 4096;
+        let used = frame::stats().used;
+        self.check(
+            used <= frames_before + heap_growth + 8,
+            "fork: every frame returned",
+        );
+        log::info!("selftest mm: fork ok (frames used {frames_before} -> {used})");
     }
 
     fn bad_pointers(&mut self) {

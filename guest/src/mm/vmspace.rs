@@ -16,18 +16,17 @@
 //! A leaf holding a frame is either present (`P`, `U`, `W` if the region is writable, `NX`
 //! unless executable) or, in a `PROT_NONE` region, not present with software bit
 //! [`PTE_PROTNONE`] set and the frame address kept, so that `mprotect` back to an accessible
-//! protection restores the contents. Bit 9 ([`PTE_COW`]) is reserved for copy-on-write.
+//! protection restores the contents. Bit 9 ([`PTE_COW`]) marks copy-on-write pages.
 //!
-//! # Copy-on-write (plan, for `fork` in the LWP work)
+//! # Copy-on-write `fork`
 //!
-//! `fork` will copy the lower-half tables, and for each private writable page clear `W` and
-//! set `PTE_COW` in both trees and count the frame's sharers in a per-frame reference count
-//! (an array of `u32` indexed by frame number, carved from known-zero frames at boot: no
-//! initialisation cost). A write fault on a `PTE_COW` page then copies the frame (or, when the
-//! count is 1, just sets `W` again). The fault path below already treats "present, not
-//! writable, region writable" as the place where that happens; `MAP_SHARED` regions are
-//! recorded (`Region::shared`) so that fork can share them instead. Not implemented yet:
-//! every frame of a `VmSpace` has exactly one owner.
+//! [`VmSpace::fork`] copies the layout and the lower-half page tables. Every frame the child
+//! maps gains an owner in the frame allocator's share count (`frame::share`). Private pages
+//! get [`PTE_COW`] and lose `W` in both trees; `MAP_SHARED` regions keep their entries as
+//! they are (both processes see each other's writes). A write fault on a `PTE_COW` page in a
+//! writable region copies the frame (`rep movsq`, 512 iterations) and drops one owner, or,
+//! when the faulting space is the frame's last owner, just makes the page writable again.
+//! Unmapping drops one owner (`frame::put`): the frame is freed with its last owner.
 //!
 //! # Page tables and what frees them
 //!
@@ -160,7 +159,7 @@ impl Inner {
         unsafe {
             paging::for_each_leaf(root, start, end, &mut |_, e| {
                 if holds_frame(*e) {
-                    frame::free(*e & PTE_ADDR);
+                    frame::put(*e & PTE_ADDR);
                     *e = 0;
                     freed += 1;
                 }
@@ -325,6 +324,56 @@ impl VmSpace {
         (inner.resident, inner.layout.regions().len())
     }
 
+    /// A copy of this address space for `fork(2)`: same regions, every page shared with
+    /// the child, private pages copy-on-write in both (see the module documentation).
+    ///
+    /// The caller shoots down the parent's translations on other CPUs (its writable pages
+    /// just became read-only); this CPU's are flushed here.
+    pub fn fork(&self) -> Result<Arc<Self>, i32> {
+        let child = Self::new()?;
+        let inner = self.inner.lock();
+        let mut cinner = child.inner.lock();
+        cinner.layout = inner.layout.clone();
+        let regions: Vec<(u64, u64, Prot, bool)> = inner
+            .layout
+            .regions()
+            .iter()
+            .map(|r| (r.start, r.end, r.prot, r.shared))
+            .collect();
+        let mut result = Ok(());
+        for (start, end, prot, shared) in regions {
+            let croot = child.root;
+            let cin = &mut *cinner;
+            // SAFETY: both spaces' locks are held (the child is not yet visible to anyone
+            // else); entries are rewritten with the same frames, and each frame the child
+            // maps gains an owner before the child can drop it.
+            unsafe {
+                paging::for_each_leaf(self.root, start, end, &mut |va, e| {
+                    if !holds_frame(*e) || result.is_err() {
+                        return;
+                    }
+                    let pa = *e & PTE_ADDR;
+                    if !shared {
+                        *e = entry_for(pa, prot, true);
+                    }
+                    frame::share(pa);
+                    match paging::set_leaf(croot, va, *e, &mut || cin.alloc_table()) {
+                        Ok(()) => cin.resident += 1,
+                        Err(_) => {
+                            frame::put(pa);
+                            result = Err(ENOMEM);
+                        }
+                    }
+                })
+            };
+        }
+        paging::flush_range(self.root, 0, USER_END);
+        drop(cinner);
+        drop(inner);
+        // On failure the half-built child is dropped here, releasing what it got.
+        result.map(|()| child)
+    }
+
     /// Resolves a page fault at user address `addr`: populates a demand-zero or image page
     /// of a region whose protection allows `access`, or fixes a stale entry. `Err` is what
     /// the trap layer reports now and turns into `SIGSEGV` later.
@@ -350,14 +399,22 @@ impl VmSpace {
                 // possible after mprotect, which rewrites entries): a stale TLB entry, or a
                 // write to a page whose entry lags behind the region (COW belongs here).
                 if access == Access::Write && e & PTE_W == 0 {
-                    if e & PTE_COW != 0 {
-                        // No sharing exists yet (fork is not implemented): the frame has one
-                        // owner, so making it writable is the whole copy-on-write.
-                        // SAFETY: as above.
-                        unsafe { *pte = entry_for(e & PTE_ADDR, prot, false) };
-                    } else {
+                    if e & PTE_COW == 0 {
                         return Err(Fault::AccErr);
                     }
+                    let old = e & PTE_ADDR;
+                    let new = if frame::is_shared(old) {
+                        let new = frame::alloc().ok_or(Fault::NoMemory)?;
+                        frame::copy_frame(new, old);
+                        // Another owner may have dropped its reference meanwhile: then
+                        // this was the last one and `put` frees the old frame.
+                        frame::put(old);
+                        new
+                    } else {
+                        old
+                    };
+                    // SAFETY: as above.
+                    unsafe { *pte = entry_for(new, prot, false) };
                 }
                 paging::flush_page(va);
                 return Ok(());
@@ -424,7 +481,7 @@ impl Drop for VmSpace {
             unsafe {
                 paging::for_each_leaf(self.root, s, e, &mut |_, e| {
                     if holds_frame(*e) {
-                        frame::free(*e & PTE_ADDR);
+                        frame::put(*e & PTE_ADDR);
                     }
                 })
             };

@@ -301,6 +301,31 @@ pub unsafe fn map(
     Ok(())
 }
 
+/// Writes the raw leaf `entry` for `va` (present or not: software-only entries such as
+/// copy-on-write or `PROT_NONE` pages keep their frame address), creating tables with
+/// `alloc_table`. Fails if the slot is not empty.
+///
+/// # Safety
+///
+/// As for [`map`].
+pub unsafe fn set_leaf(
+    root: Root,
+    va: u64,
+    entry: u64,
+    alloc_table: &mut dyn FnMut() -> Option<u64>,
+) -> Result<(), MapError> {
+    // SAFETY: forwarded contract.
+    let pte = unsafe { walk_create(root, va, alloc_table)? };
+    // SAFETY: `pte` points into a live PT of this tree; the caller holds its lock.
+    unsafe {
+        if *pte != 0 {
+            return Err(MapError::AlreadyMapped);
+        }
+        *pte = entry;
+    }
+    Ok(())
+}
+
 /// Maps `count` consecutive pages from `va` to the frames `frames(i)` returns (called once
 /// per page, in order, only for pages about to be mapped), walking once per page table (the
 /// fast path for kernel stacks and heap growth). Stops at the first error; the pages before
