@@ -15,9 +15,12 @@
 //! leaves RCX/RSI/RDI at the faulting iteration, which is how the fix-ups compute how many
 //! bytes were not copied.
 //!
-//! SMAP is not enabled (CR4.SMAP stays clear), so no `stac`/`clac` is needed: QEMU's default
-//! `qemu64` CPU does not have SMAP, and nothing here depends on it. Enabling it later means
-//! bracketing these routines with `stac`/`clac` where CPUID leaf 7 EBX bit 20 is set.
+//! SMAP is not enabled (CR4.SMAP stays clear), so no `stac`/`clac` is needed. It cannot be
+//! used on the development machines' KVM: CPUID.7.EBX advertises SMAP (and SMEP), but a
+//! ring-0 `stac` ends the VM with `KVM_EXIT_INTERNAL_ERROR` (tried: the emulator does not
+//! know the instruction). QEMU's default `qemu64` CPU has no SMAP at all. On hardware, SMAP
+//! would mean bracketing these routines with `stac`/`clac` when CPUID leaf 7 EBX bit 20 is
+//! set and the host is not this KVM.
 
 use core::arch::global_asm;
 
