@@ -173,26 +173,31 @@ impl Drop for KernelStack {
     }
 }
 
-/// Unmaps and frees a slot's stack pages (with SLOTS' lock held).
+/// Unmaps and frees a slot's stack pages (with SLOTS' lock held). The frames are freed
+/// after this CPU's TLB is flushed.
 fn unmap_slot(slot: u32) {
     let bottom = slot_base(slot) + KSTACK_SLOT_SIZE - KSTACK_SIZE;
     let root = paging::kernel_root();
+    let mut frames = [0u64; PAGES];
     // SAFETY: SLOTS' lock is held by the caller; the slot is free, so nobody runs on or
     // points into these pages.
     unsafe {
-        paging::for_each_leaf(root, bottom, bottom + KSTACK_SIZE, &mut |_, e| {
+        paging::for_each_leaf(root, bottom, bottom + KSTACK_SIZE, &mut |va, e| {
             if *e & PTE_P != 0 {
-                frame::free(*e & PTE_ADDR);
+                frames[((va - bottom) / PAGE_SIZE as u64) as usize] = *e & PTE_ADDR;
                 *e = 0;
             }
         })
     };
-    // Kernel mappings are shared by every CPU: other CPUs' stale entries must be shot down
-    // by the caller's IPI layer once CPUs run LWPs; locally:
+    // Kernel mappings are shared by every CPU: once other CPUs run LWPs, the caller's IPI
+    // layer must shoot down their stale entries too; locally:
     let mut va = bottom;
     while va < bottom + KSTACK_SIZE {
         paging::flush_page(va);
         va += PAGE_SIZE as u64;
+    }
+    for pa in frames.into_iter().filter(|&pa| pa != 0) {
+        frame::free(pa);
     }
 }
 

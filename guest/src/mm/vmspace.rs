@@ -151,30 +151,32 @@ impl Inner {
         Some(pa)
     }
 
-    /// Clears the leaves of `[start, end)` and frees their frames, then the tables the range
-    /// covers entirely. Flushes this CPU's TLB if `root` is loaded here.
+    /// Clears the leaves of `[start, end)` and the tables the range covers entirely, flushes
+    /// this CPU's TLB if `root` is loaded here, and only then releases the frames (so no
+    /// stale translation on this CPU can reach a frame that is being reused).
     fn unmap(&mut self, root: Root, start: u64, end: u64) {
-        let mut freed = 0u64;
+        let mut frames = Vec::new();
         // SAFETY: the caller holds this space's lock, which covers its lower-half tables.
         unsafe {
             paging::for_each_leaf(root, start, end, &mut |_, e| {
                 if holds_frame(*e) {
-                    frame::put(*e & PTE_ADDR);
+                    frames.push(*e & PTE_ADDR);
                     *e = 0;
-                    freed += 1;
                 }
             });
         }
-        self.resident -= freed;
-        let tables = &mut self.tables;
+        self.resident -= frames.len() as u64;
+        let mut tables = Vec::new();
         // SAFETY: as above; every leaf in the range was just cleared.
-        unsafe {
-            paging::free_tables(root, start, end, &mut |pa| {
-                tables.remove(&pa);
-                frame::free_zeroed(pa);
-            })
-        };
+        unsafe { paging::free_tables(root, start, end, &mut |pa| tables.push(pa)) };
         paging::flush_range(root, start, end);
+        for pa in frames {
+            frame::put(pa);
+        }
+        for pa in tables {
+            self.tables.remove(&pa);
+            frame::free_zeroed(pa);
+        }
     }
 }
 
@@ -403,18 +405,19 @@ impl VmSpace {
                         return Err(Fault::AccErr);
                     }
                     let old = e & PTE_ADDR;
-                    let new = if frame::is_shared(old) {
+                    if frame::is_shared(old) {
                         let new = frame::alloc().ok_or(Fault::NoMemory)?;
                         frame::copy_frame(new, old);
-                        // Another owner may have dropped its reference meanwhile: then
-                        // this was the last one and `put` frees the old frame.
+                        // SAFETY: as above.
+                        unsafe { *pte = entry_for(new, prot, false) };
+                        paging::flush_page(va);
+                        // Another owner may have dropped its reference meanwhile: then this
+                        // was the last one and `put` frees the old frame.
                         frame::put(old);
-                        new
-                    } else {
-                        old
-                    };
+                        return Ok(());
+                    }
                     // SAFETY: as above.
-                    unsafe { *pte = entry_for(new, prot, false) };
+                    unsafe { *pte = entry_for(old, prot, false) };
                 }
                 paging::flush_page(va);
                 return Ok(());
