@@ -258,6 +258,32 @@ impl Tester {
         drop(a);
         let c = KernelStack::new().expect("stack");
         self.check(c.top() == top_a, "freed slot reused");
+        // More freed stacks than the cache keeps: the rest are unmapped, and their slots
+        // are mapped again when reused.
+        let n = super::kstack::CACHE_MAX + 6;
+        let many: Vec<KernelStack> = (0..n).map(|_| KernelStack::new().expect("stack")).collect();
+        let last_bottom = many[n - 1].bottom();
+        drop(many);
+        self.check(
+            paging::translate(root, last_bottom).is_none(),
+            "stacks beyond the cache unmapped",
+        );
+        let again: Vec<KernelStack> = (0..n).map(|_| KernelStack::new().expect("stack")).collect();
+        self.check(
+            again
+                .iter()
+                .all(|s| paging::translate(root, s.bottom()).is_some()),
+            "reused slots mapped again",
+        );
+        self.check(
+            again
+                .iter()
+                .map(|s| s.run_on(stack_probe, 0))
+                .zip(&again)
+                .all(|(sp, s)| sp > s.bottom() && sp < s.top()),
+            "reused stacks usable",
+        );
+        drop(again);
         log::info!(
             "selftest mm: kernel stacks ok (live, cached) = {:?}",
             super::kstack::counts()
