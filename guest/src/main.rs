@@ -11,7 +11,8 @@
 //! - `drivers/`: the 16550 serial port (kernel log) and the virtio-mmio console;
 //! - `console`: where the banner and, later, user output go (virtio console, else serial);
 //! - `klog`: the `log` backend (serial only);
-//! - `mm/`: the boot heap and a DMA frame pool, until real memory management exists;
+//! - `mm/`: frames, the kernel heap, page tables' users (kernel stacks, address spaces),
+//!   user-memory access;
 //! - `panic`: the panic report.
 //!
 //! `unsafe` is denied crate-wide and allowed only in `arch`, the low parts of `mm`, and the
@@ -37,13 +38,15 @@
 //!    one prints `lwpvm: bad boot information: ...` and exits with `BOOT_FAILURE`.
 //! 4. **Logger**: the `log` backend on the serial port, level from `loglevel=`.
 //! 5. **Identity map removed**: the lower half now belongs to (future) ring-3 programs.
-//! 6. **Heap**: the boot heap is usable (`alloc`).
+//! 6. **Memory**: the frame allocator takes the usable RAM of the memory map (less the first
+//!    MiB, the kernel image and the boot modules); the heap (`alloc`) grows from it on demand.
 //! 7. **CPU count**: MP table, else `lwpvm.cpus=`, else 1 (the source is logged). The other
 //!    CPUs are only counted, not started.
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
 //! 9. **Console**: the first virtio console announced on the command line, else serial.
 //! 10. **Banner**: one line on the console.
-//! 11. **Test hooks**: `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
+//! 11. **Test hooks**: `lwpvm.selftest=mm|kstack-overflow` (in-kernel self-tests, see
+//!     `mm::selftest`), `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
 //!     order of precedence).
 //! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
@@ -113,10 +116,8 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     arch::paging::drop_identity_map();
     log::debug!("identity map removed; lower half unmapped");
 
-    // 6. Heap.
-    mm::init();
-    let (used, free) = mm::heap::usage();
-    log::debug!("heap: {used} bytes used, {free} free");
+    // 6. Memory: frame allocator over the memory map, kernel PDPTs, heap (grows on demand).
+    mm::init(boot);
 
     // 7. CPU count.
     let cpus = count_cpus(cmdline);
@@ -260,8 +261,12 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`, `lwpvm.bench=SINK:BYTES`.
+/// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`,
+/// `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
+    if let Some(which) = cmdline::get(cmdline, "lwpvm.selftest") {
+        mm::selftest::run(which);
+    }
     if let Some(spec) = cmdline::get(cmdline, "lwpvm.bench") {
         bench_output(spec);
     }

@@ -149,7 +149,19 @@ fn real_main() -> Result<ExitCode> {
             if let Some(f) = filter {
                 cmd.args(["--", &f]);
             }
-            let totals = test_totals(cmd)?;
+            let mut totals = test_totals(cmd)?;
+            // The guest's pure crates, unit-tested on the host.
+            for krate in GUEST_HOST_TESTED {
+                let mut cmd = cargo();
+                cmd.current_dir(root().join("guest")).args([
+                    "test",
+                    "-p",
+                    krate,
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ]);
+                totals.add(test_totals(cmd)?);
+            }
             // One plain closing line for the whole run (cargo's own last line is often a
             // doc-test binary's "0 passed").
             println!("tests: {} passed, {} failed", totals.passed, totals.failed);
@@ -249,12 +261,23 @@ fn exec(cmd: Command) -> Result<ExitCode> {
     Ok(ExitCode::from(code.unwrap_or(1).clamp(0, 255) as u8))
 }
 
+/// Crates of the guest workspace holding pure logic, unit-tested on the host target.
+const GUEST_HOST_TESTED: &[&str] = &["lwpvm-mmcore"];
+
 /// Totals over every `test result:` line of a cargo test run.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Totals {
     passed: u64,
     failed: u64,
     success: bool,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.success &= other.success;
+    }
 }
 
 /// Runs `cmd` (a cargo test), passing its output through, and adds up its results.

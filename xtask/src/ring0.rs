@@ -32,6 +32,9 @@ const FORBIDDEN: &[&str] = &[
     "xgetbv",
     "invpcid",
     "movbe",
+    // SMAP's access toggles: CPUID offers SMAP on this KVM, but a ring-0 stac ends the VM.
+    "stac",
+    "clac",
 ];
 
 /// Disassembles `image` and fails, listing each offending instruction, if any is forbidden.

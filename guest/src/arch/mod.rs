@@ -10,5 +10,5 @@ mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
 pub use self::x86_64::{
-    backtrace, boot, cpu, exit, host, init_cpu, io, layout, mptable, paging, phys, trap,
+    backtrace, boot, cpu, exit, host, init_cpu, io, layout, mptable, paging, phys, trap, uaccess,
 };

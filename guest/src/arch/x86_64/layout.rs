@@ -10,10 +10,21 @@
 //!                                          pages; 3..4 GiB uncached (PCD|PWT):
 //!                                          the MMIO hole (virtio at 0xd000_0000
 //!                                          under lwpvm, 0xfeb0_0000 under QEMU)
+//! 0xffff_a000_0000_0000 .. +64 GiB         kernel heap (PML4 slot 320), 4 KiB      frames
+//!                                          pages mapped as the heap grows
+//!                                          (mm::heap)
+//! 0xffff_c000_0000_0000 .. +2 GiB          kernel stacks (PML4 slot 384): 32 KiB   frames
+//!                                          slots, each a 16 KiB stack above 16 KiB
+//!                                          of unmapped guard (mm::kstack)
 //! 0xffff_ffff_8000_0000 .. +1 GiB          kernel image window (PML4 511, PDPT     0 .. 1 GiB
 //!                                          510): the image is linked at
 //!                                          KERNEL_BASE + 1 MiB
 //! ```
+//!
+//! The upper half (PML4 slots 256..=511) is shared by every address space: a new user PML4
+//! copies the kernel's upper-half entries ([`KERNEL_PML4_SLOTS`]), and those entries never
+//! change after `mm::init` (it creates the PDPTs of the heap and stack regions up front), so
+//! the copies never go stale.
 //!
 //! The boot page tables (in the image's `.data`, built by the assembler, not at run time:
 //! ring-0 loops are expensive on the development machines' interpreted KVM) share one PDPT
@@ -47,6 +58,41 @@ pub const IST_STACK_SIZE: usize = 16 * 1024;
 
 /// Page size used by the frame pool and virtio.
 pub const PAGE_SIZE: usize = 4096;
+
+/// Base of the kernel heap region (PML4 slot 320).
+pub const KERNEL_HEAP_BASE: u64 = 0xffff_a000_0000_0000;
+/// Most virtual space the kernel heap may grow to.
+pub const KERNEL_HEAP_MAX: u64 = 64 << 30;
+
+/// Base of the kernel-stack region (PML4 slot 384).
+pub const KSTACK_REGION_BASE: u64 = 0xffff_c000_0000_0000;
+/// Size of one kernel stack (the mapped part of a slot).
+pub const KSTACK_SIZE: u64 = 16 * 1024;
+/// Virtual size of one kernel-stack slot: the stack at its top, unmapped guard below.
+pub const KSTACK_SLOT_SIZE: u64 = 32 * 1024;
+/// Most kernel stacks (2 GiB of virtual space).
+pub const KSTACK_MAX_SLOTS: u64 = 65_536;
+
+/// The upper-half PML4 slots the kernel uses: direct map, heap, kernel stacks, image. A new
+/// address space copies exactly these entries from the kernel's PML4.
+pub const KERNEL_PML4_SLOTS: [usize; 4] = [256, 320, 384, 511];
+
+/// PML4 slot of a virtual address.
+pub const fn pml4_slot(va: u64) -> usize {
+    ((va >> 39) & 511) as usize
+}
+
+const _: () = {
+    assert!(pml4_slot(PHYS_OFFSET) == KERNEL_PML4_SLOTS[0]);
+    assert!(pml4_slot(KERNEL_HEAP_BASE) == KERNEL_PML4_SLOTS[1]);
+    assert!(pml4_slot(KERNEL_HEAP_BASE + KERNEL_HEAP_MAX - 1) == KERNEL_PML4_SLOTS[1]);
+    assert!(pml4_slot(KSTACK_REGION_BASE) == KERNEL_PML4_SLOTS[2]);
+    assert!(
+        pml4_slot(KSTACK_REGION_BASE + KSTACK_MAX_SLOTS * KSTACK_SLOT_SIZE - 1)
+            == KERNEL_PML4_SLOTS[2]
+    );
+    assert!(pml4_slot(KERNEL_BASE) == KERNEL_PML4_SLOTS[3]);
+};
 
 unsafe extern "C" {
     /// First byte of the image (linker.ld).

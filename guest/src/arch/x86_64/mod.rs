@@ -7,10 +7,11 @@
 //! | [`gdt`] | GDT and TSS (IST1 for `#DF`) |
 //! | [`idt`] | the vector table; delegates to `trap` |
 //! | [`trap`] | `TrapFrame`, exception entry stubs, the kernel-fault report |
-//! | [`paging`] | changes to the boot page tables (removing the identity map) |
+//! | [`paging`] | 4-level page tables: map/unmap/protect in any PML4, TLB flushes |
 //! | [`phys`] | bounds-checked access to guest-physical memory through the direct map |
 //! | [`mptable`] | counting CPUs from the Intel MP table |
 //! | [`host`] | which hypervisor we run on (for the banner) |
+//! | [`uaccess`] | the user-memory copy routines and their exception table |
 //! | [`backtrace`] | frame-pointer walks bounded to known kernel stacks |
 //! | [`cpu`], [`io`] | single instructions: CPUID, TSC, control registers, ports, exit |
 
@@ -28,6 +29,7 @@ pub mod mptable;
 pub mod paging;
 pub mod phys;
 pub mod trap;
+pub mod uaccess;
 
 use core::cell::UnsafeCell;
 

@@ -40,7 +40,7 @@ pub fn ram_bytes(pa: u64, len: u64) -> Option<&'static [u8]> {
     // SAFETY: `[pa, end)` lies below 3 GiB, inside the direct map (DIRECT_MAP_SIZE = 4 GiB),
     // which maps it readable and cached for the kernel's whole life; u8 has no alignment or
     // validity requirement. Nothing writes this memory while the slice lives: the host is
-    // done with its boot data, and the kernel does not yet allocate frames outside its image.
+    // done with its boot data, and the frame allocator never hands out the first MiB or a boot module.
     Some(unsafe { core::slice::from_raw_parts(ptr, len as usize) })
 }
 

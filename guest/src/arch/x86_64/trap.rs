@@ -219,6 +219,13 @@ static FAULTING: AtomicBool = AtomicBool::new(false);
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     // Read CR2 first: a fault while reporting would overwrite it.
     let regs = cpu::control_regs();
+    // Memory management first: demand paging, user-access fix-ups, stack-overflow notes.
+    if (frame.vector == u64::from(VECTOR_PAGE_FAULT)
+        || frame.vector == u64::from(VECTOR_DOUBLE_FAULT))
+        && crate::mm::fault::handle_trap(frame, regs.cr2) == crate::mm::fault::Outcome::Handled
+    {
+        return;
+    }
     if FAULTING.swap(true, Ordering::AcqRel) {
         let mut serial = Serial::COM1;
         let _ = writeln!(

@@ -36,7 +36,7 @@ use super::hal::KernelHal;
 use super::MmioDeviceSpec;
 use crate::arch::cpu::rdtsc;
 use crate::arch::layout::PAGE_SIZE;
-use crate::mm::frame::{self, Frames};
+use crate::mm::dma::{self, Frames};
 
 /// receiveq of port 0.
 const RECEIVEQ: u16 = 0;
@@ -133,8 +133,8 @@ impl VirtioConsole {
         let mut transmitq = VirtQueue::new(transport, TRANSMITQ, false, false)?;
         receiveq.set_dev_notify(false);
         transmitq.set_dev_notify(false);
-        let rx_page = frame::alloc_zeroed(1).ok_or(Error::DmaError)?;
-        let tx_page = frame::alloc_zeroed(1).ok_or(Error::DmaError)?;
+        let rx_page = dma::alloc_zeroed(1).ok_or(Error::DmaError)?;
+        let tx_page = dma::alloc_zeroed(1).ok_or(Error::DmaError)?;
         Ok((receiveq, transmitq, rx_page, tx_page))
     }
 

@@ -1,4 +1,4 @@
-//! The `virtio-drivers` HAL: DMA memory from `mm::frame`, addresses through the direct map.
+//! The `virtio-drivers` HAL: DMA memory from `mm::dma`, addresses through the direct map.
 //!
 //! There is no IOMMU and no bounce buffering: the device sees guest-physical addresses, and
 //! every kernel buffer is physically contiguous (the kernel window and the direct map are
@@ -9,21 +9,21 @@ use core::ptr::NonNull;
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
 use crate::arch::phys::{phys_to_virt, virt_to_phys};
-use crate::mm::frame;
+use crate::mm::dma;
 
 /// The kernel's implementation of [`Hal`].
 pub struct KernelHal;
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned, physically contiguous frames that nobody
-// else owns until `dma_dealloc` (see `mm::frame`); `mmio_phys_to_virt` returns the direct-map
+// else owns until `dma_dealloc` (see `mm::dma`); `mmio_phys_to_virt` returns the direct-map
 // address of the given physical range; `share` returns the physical address of a buffer that
 // stays where it is (the kernel never moves memory) and `unshare` has nothing to undo.
 unsafe impl Hal for KernelHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
-        match frame::alloc_zeroed(pages) {
+        match dma::alloc_zeroed(pages) {
             Some(f) => (f.phys, f.virt),
             None => {
-                log::error!("virtio: DMA pool exhausted ({pages} pages wanted)");
+                log::error!("virtio: out of DMA memory ({pages} pages wanted)");
                 // `Dma::new` treats a zero physical address as failure.
                 (0, NonNull::dangling())
             }
@@ -31,7 +31,7 @@ unsafe impl Hal for KernelHal {
     }
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, pages: usize) -> i32 {
-        frame::free(paddr, pages);
+        dma::free(paddr, pages);
         0
     }
 
