@@ -70,6 +70,14 @@
 //! request the VMM dumped, or all-ones if the VMM does not serve dump requests (the port is then
 //! unclaimed, as under QEMU).
 //!
+//! # Core files
+//!
+//! A process dying of a signal whose default action dumps core: the kernel fills
+//! [`InspectHeader::core_request`] (pid, signal, code, address) and writes the dump port; a VMM
+//! run with a core directory writes an ELF core of that process (its LWPs' registers from their
+//! records, its memory found by walking its page tables) besides the dump. The kernel clears
+//! the request after the port write returns.
+//!
 //! [`SI_KERNEL`]: super::signal::SI_KERNEL
 //! [`SI_QUEUE`]: super::signal::SI_QUEUE
 
@@ -506,6 +514,24 @@ record! {
 }
 
 record! {
+    /// A core file the kernel asks for (a "+core" death, signals-abi §2): filled before the
+    /// kernel writes the dump port, cleared (`pid` = 0) after.
+    pub struct CoreRequest {
+        /// The dying process (0 = no request).
+        pub pid: i32,
+        /// The signal that kills it.
+        pub signo: i32,
+        /// Its `si_code`.
+        pub code: i32,
+        /// Explicit padding.
+        pub pad: u32,
+        /// `si_addr` for faults, else 0.
+        pub addr: u64,
+    }
+    size = 24;
+}
+
+record! {
     /// The header of the inspection table (see the module docs).
     pub struct InspectHeader {
         /// [`INSPECT_MAGIC`].
@@ -550,8 +576,10 @@ record! {
         pub panic_len: u32,
         /// The panic message (UTF-8, truncated).
         pub panic_msg: [u8; PANIC_MSG_LEN],
+        /// A core file request (with a dump-port write).
+        pub core_request: CoreRequest,
         /// Room for later fields.
-        pub reserved: [u64; 10],
+        pub reserved: [u64; 7],
     }
     size = 1280;
 }
@@ -575,6 +603,7 @@ const _: () = {
     assert!(offset_of!(InspectHeader, mailbox) == 896);
     assert!(offset_of!(InspectHeader, dump_requests) == 928);
     assert!(offset_of!(InspectHeader, panic_msg) == 944);
+    assert!(offset_of!(InspectHeader, core_request) == 1200);
     assert!(offset_of!(TableDesc, dir) == 24);
     assert!(offset_of!(HostSignalMailbox, req) == 0);
     assert!(offset_of!(HostSignalMailbox, ack) == 4);
