@@ -39,12 +39,13 @@
 //! 5. **Identity map removed**: the lower half now belongs to (future) ring-3 programs.
 //! 6. **Heap**: the boot heap is usable (`alloc`).
 //! 7. **CPU count**: MP table, else `lwpvm.cpus=`, else 1 (the source is logged). The other
-//!    CPUs are only counted, not started.
+//!    CPUs are only counted, not started. Then the inspection table (`inspect`) is marked
+//!    running, with a record per counted CPU (the boot CPU online), for the VMM's dumps.
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
 //! 9. **Console**: the first virtio console announced on the command line, else serial.
 //! 10. **Banner**: one line on the console.
-//! 11. **Test hooks**: `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
-//!     order of precedence).
+//! 11. **Test hooks**: `lwpvm.dump=ID` (ask the VMM for a dump first), then `lwpvm.panic=1`,
+//!     `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that order of precedence).
 //! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
 #![no_std]
@@ -58,6 +59,7 @@ mod boot_info;
 mod cmdline;
 mod console;
 mod drivers;
+mod inspect;
 mod klog;
 mod mm;
 mod panic;
@@ -120,6 +122,9 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
 
     // 7. CPU count.
     let cpus = count_cpus(cmdline);
+
+    // 7. (cont.) Inspection.
+    inspect::init(cpus, entry_tsc, arch::cpu::cpuid(1, 0).ebx >> 24);
 
     // 8. Host detection.
     let host = host::probe();
@@ -260,8 +265,17 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
+/// `lwpvm.dump=ID`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
+    if let Some(v) = cmdline::get(cmdline, "lwpvm.dump") {
+        match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+            Some(id) => {
+                let served = inspect::dump_request(id);
+                log::info!("lwpvm.dump={id}: dump request served: {served}");
+            }
+            None => log::warn!("ignoring lwpvm.dump={v} (expected a 32-bit request id)"),
+        }
+    }
     if cmdline::flag(cmdline, "lwpvm.panic") {
         log::info!("lwpvm.panic=1: panicking on purpose");
         panic!("deliberate panic (lwpvm.panic=1)");

@@ -243,6 +243,9 @@ pub const FEATURE_NAMES: [(u32, &str); 4] = [
     (FEATURE_DUMP_PORT, "dump_port"),
 ];
 
+/// [`CpuRecord::apic_id`] of a CPU that has not started yet.
+pub const APIC_ID_UNKNOWN: u32 = u32::MAX;
+
 /// [`CpuRecord::flags`]: the CPU is online (started and running the kernel).
 pub const CPUF_ONLINE: u32 = 1 << 0;
 /// [`CpuRecord::flags`]: this is the bootstrap processor.
@@ -624,7 +627,7 @@ record! {
         pub live: u32,
         /// The kernel's CPU number.
         pub cpu_id: u32,
-        /// Its local APIC id.
+        /// Its local APIC id ([`APIC_ID_UNKNOWN`] until it starts).
         pub apic_id: u32,
         /// Process of the current LWP, or [`NO_LWP`].
         pub cur_pid: i32,

@@ -222,7 +222,11 @@ fn lwp_regs(dump: &Dump, l: &LwpDump) -> [u64; 27] {
             .is_some_and(|cur| cur.pid == l.pid && cur.lid == l.lid)
     });
     if let Some(c) = on_cpu {
-        if let Some(v) = dump.vcpus.iter().find(|v| u32::from(v.id) == c.apic_id) {
+        if let Some(v) = dump
+            .vcpus
+            .iter()
+            .find(|v| Some(u32::from(v.id)) == c.apic_id)
+        {
             if let Some(r) = v.regs.filter(|r| r.cpl == 3) {
                 return gregs_from_vcpu(&r);
             }

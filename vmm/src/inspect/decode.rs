@@ -462,7 +462,7 @@ impl<'a> Decoder<'a> {
             slot: raw.slot,
             status: self.status(raw.torn, corrupt),
             cpu_id: r.cpu_id,
-            apic_id: r.apic_id,
+            apic_id: (r.apic_id != abi::APIC_ID_UNKNOWN).then_some(r.apic_id),
             online: r.flags & abi::CPUF_ONLINE != 0,
             bsp: r.flags & abi::CPUF_BSP != 0,
             current,

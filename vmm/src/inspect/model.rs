@@ -544,8 +544,8 @@ pub struct CpuDump {
     pub status: RecordStatus,
     /// CPU number.
     pub cpu_id: u32,
-    /// APIC id.
-    pub apic_id: u32,
+    /// APIC id (absent until the CPU starts).
+    pub apic_id: Option<u32>,
     /// Online.
     pub online: bool,
     /// Bootstrap processor.

@@ -253,7 +253,7 @@ pub fn text(d: &Dump) -> String {
             out,
             "CPU {} (APIC {}{}{}){}: ",
             c.cpu_id,
-            c.apic_id,
+            c.apic_id.map_or("?".to_string(), |a| a.to_string()),
             if c.bsp { ", BSP" } else { "" },
             if c.online { ", online" } else { ", offline" },
             status_tag(c.status)

@@ -111,6 +111,7 @@ impl PauseGate {
         self.request();
         let deadline = started + timeout;
         let mut st = lock(&self.state);
+        let mut last_kick: Option<Instant> = None;
         loop {
             let live = alive();
             let missing: Vec<u8> = live
@@ -118,7 +119,8 @@ impl PauseGate {
                 .copied()
                 .filter(|id| !st.parked.contains_key(id))
                 .collect();
-            if missing.is_empty() || Instant::now() >= deadline {
+            let now = Instant::now();
+            if missing.is_empty() || now >= deadline {
                 let vcpus = st.parked.values().cloned().collect();
                 return Paused {
                     vcpus,
@@ -127,11 +129,17 @@ impl PauseGate {
                     pause_ns: started.elapsed().as_nanos() as u64,
                 };
             }
-            drop(st);
-            for id in &missing {
-                kick(*id);
+            if last_kick.is_none_or(|t| now.duration_since(t) >= POLL) {
+                // Kick without the lock (a parking thread needs it), then look again: a
+                // thread may have parked meanwhile, and its notification is not waited for.
+                drop(st);
+                for id in &missing {
+                    kick(*id);
+                }
+                last_kick = Some(Instant::now());
+                st = lock(&self.state);
+                continue;
             }
-            st = lock(&self.state);
             st = match self.cv.wait_timeout(st, POLL) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
