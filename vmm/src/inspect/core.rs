@@ -397,7 +397,7 @@ mod tests {
     #[test]
     fn readelf_reads_the_core() {
         let (path, summary) = core_file("readelf");
-        assert_eq!(summary.threads, 3);
+        assert_eq!(summary.threads, 4);
         assert_eq!(
             summary.segments, 1,
             "three contiguous pages merge into one PT_LOAD"
@@ -417,7 +417,7 @@ mod tests {
         );
         assert!(text.contains("CORE (Core file)"), "{text}");
         assert!(text.contains("Advanced Micro Devices X86-64"), "{text}");
-        assert_eq!(text.matches("NT_PRSTATUS").count(), 3, "{text}");
+        assert_eq!(text.matches("NT_PRSTATUS").count(), 4, "{text}");
         assert!(text.contains("NT_PRPSINFO"), "{text}");
         assert!(text.contains("NT_SIGINFO"), "{text}");
         assert!(
@@ -458,7 +458,7 @@ mod tests {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(text.contains("0x402000"), "rip of LWP 1\n{text}\n{err}");
         assert!(text.contains("\"worker\""), "{text}\n{err}");
-        assert_eq!(text.matches("[New LWP ").count(), 3, "{text}\n{err}");
+        assert_eq!(text.matches("[New LWP ").count(), 4, "{text}\n{err}");
         assert!(
             err.contains("SIGSEGV") || text.contains("SIGSEGV"),
             "{text}\n{err}"

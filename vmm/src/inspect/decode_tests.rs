@@ -26,7 +26,7 @@ fn sample_guest_decodes_to_the_states_it_was_given() {
     assert_eq!(d.cpus.len(), 2);
     assert!(d.cpus[0].bsp && d.cpus[0].online && d.cpus[0].current.is_none());
     let cur = d.cpus[1].current.unwrap();
-    assert_eq!((cur.pid, cur.lid), (1, 2));
+    assert_eq!((cur.pid, cur.lid), (1, 4));
 
     assert_eq!(d.processes.len(), 2);
     let p1 = &d.processes[0];
@@ -130,7 +130,7 @@ fn text_and_json_views() {
         "0x16"
     );
     assert_eq!(v["processes"][0]["lwps"][0]["lpmap"]["value"]["held"], true);
-    assert_eq!(v["cpus"][1]["current"]["lid"], 2);
+    assert_eq!(v["cpus"][1]["current"]["lid"], 4);
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn torn_and_corrupt_records_are_shown_as_such() {
         "lwps slot 5: live = 77",
         "LWP 42.1 has no process record",
         "queue shows 7 of 1",
-        "pid 1 claims nlwps 3 but 5 LWP records were found",
+        "pid 1 claims nlwps 4 but 6 LWP records were found",
     ] {
         assert!(problems.contains(needle), "{needle:?} not in\n{problems}");
     }
@@ -242,7 +242,7 @@ fn broken_directories_and_counts_are_bounded() {
     );
     assert!(d.cpus.is_empty() && d.processes.is_empty());
     // The LWPs that exist are still found, reported as orphans (no process records).
-    assert_eq!(d.orphan_lwps.len(), 3);
+    assert_eq!(d.orphan_lwps.len(), 4);
 }
 
 #[test]
@@ -398,4 +398,79 @@ fn ten_thousand_lwps_decode() {
     assert_eq!(d.processes[0].lwps.len(), 10_000);
     assert_eq!(d.table.tables[2].nchunks, 1250);
     assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+/// The sample dump as the schema document shows it: the sample guest, one parked vCPU, fixed
+/// timings.
+fn documented_sample() -> Dump {
+    use super::model::{CpuRegs, Hex, Timing, VcpuDump};
+    let g = sample_guest();
+    let vcpu = VcpuDump {
+        id: 0,
+        state: "running".into(),
+        mp_state: Some(0),
+        regs: Some(CpuRegs {
+            rip: Hex(0xffff_ffff_8010_83a2),
+            rsp: Hex(0xffff_ffff_8013_06a0),
+            rflags: Hex(0x2),
+            cs: 0x10,
+            ss: 0x18,
+            cr0: Hex(0x8001_0011),
+            cr3: Hex(0x11_5000),
+            cr4: Hex(0x20),
+            efer: Hex(0xd01),
+            ..CpuRegs::default()
+        }),
+    };
+    let mut d = capture(&g.mem, Some(g.header_gpa), Reason::Request { id: 9, vcpu: 0 }, vec![vcpu]);
+    d.timing = Timing {
+        paused: true,
+        pause_ns: 154_000,
+        capture_ns: 137_000,
+        paused_total_ns: 335_000,
+    };
+    d
+}
+
+/// The set of key paths of a JSON value (arrays: the union over their elements).
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = format!("{prefix}.{k}");
+                out.insert(p.clone());
+                key_paths(v, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for v in a {
+                key_paths(v, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_schema_document_matches_the_model() {
+    let doc = include_str!("../../../docs/DUMP-SCHEMA.md");
+    let start = doc.find("```json\n").expect("a json example") + 8;
+    let end = start + doc[start..].find("\n```").unwrap();
+    let documented: serde_json::Value = serde_json::from_str(&doc[start..end]).unwrap();
+    let actual = serde_json::to_value(documented_sample()).unwrap();
+    if std::env::var_os("LWPVM_PRINT_DUMP_EXAMPLE").is_some() {
+        println!("{}", serde_json::to_string_pretty(&documented_sample()).unwrap());
+    }
+    let (mut a, mut b) = (Default::default(), Default::default());
+    key_paths(&documented, "", &mut a);
+    key_paths(&actual, "", &mut b);
+    assert_eq!(a, b, "docs/DUMP-SCHEMA.md's example has other fields than the model");
+    assert_eq!(documented, actual, "regenerate the example: LWPVM_PRINT_DUMP_EXAMPLE=1");
+}
+
+#[test]
+fn print_text_example() {
+    if std::env::var_os("LWPVM_PRINT_DUMP_EXAMPLE").is_some() {
+        print!("{}", render(&documented_sample(), DumpFormat::Text));
+    }
 }

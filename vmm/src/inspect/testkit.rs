@@ -184,15 +184,15 @@ pub const FASTBLOCK_VA: u64 = 0x7000_2010;
 /// A guest in the states the inspection tests assert on: 2 CPUs; process 1 ("init") with
 /// LWP 1.1 asleep in sigsuspend (mask {SIGINT SIGUSR1}, saved mask {}), lpmap with
 /// blockallsigs count 1 + held bit; LWP 1.2 suspended with SIGRTMIN queued twice and a
-/// sigfastblock word; LWP 1.3 a zombie; process 2 a zombie killed by SIGSEGV with a core;
-/// process 1 has a SIGUSR1 handler and a shared SIGTERM pending.
+/// sigfastblock word; LWP 1.3 a zombie; LWP 1.4 running on CPU 1; process 2 a zombie killed
+/// by SIGSEGV with a core; process 1 has a SIGUSR1 handler and a shared SIGTERM pending.
 pub fn sample_guest() -> SynthGuest {
     let mut g = SynthGuest::new();
     g.header.ncpus = 2;
     g.put_cpu(0, &cpu(0));
     let mut c1 = cpu(1);
     c1.cur_pid = 1;
-    c1.cur_lid = 2;
+    c1.cur_lid = 4;
     g.put_cpu(1, &c1);
 
     // Address space of process 1.
@@ -225,7 +225,7 @@ pub fn sample_guest() -> SynthGuest {
         &(SIGFASTBLOCK_INC | SIGFASTBLOCK_PEND).to_le_bytes()
     ));
 
-    let mut p1 = proc(1, ProcState::Active, 3);
+    let mut p1 = proc(1, ProcState::Active, 4);
     p1.ppid = 0;
     p1.flags = PROCF_INIT;
     p1.cr3 = pml4;
@@ -296,8 +296,12 @@ pub fn sample_guest() -> SynthGuest {
     let l3 = lwp(1, 3, LSZOMB);
     g.put_lwp(9, &l3); // in the second chunk
 
+    let mut l4 = lwp(1, 4, LSONPROC);
+    l4.cpu = 1;
+    l4.switches = 2;
+    g.put_lwp(10, &l4);
+
     g.publish();
-    let _ = LSONPROC;
     g
 }
 
