@@ -44,8 +44,10 @@
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
 //! 9. **Console**: the first virtio console announced on the command line, else serial.
 //! 10. **Banner**: one line on the console.
-//! 11. **Test hooks**: `lwpvm.dump=ID` (ask the VMM for a dump first), then `lwpvm.panic=1`,
-//!     `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that order of precedence).
+//! 11. **Test hooks**: `lwpvm.dump=ID` (ask the VMM for a dump first),
+//!     `lwpvm.inspect_selftest=N` (made-up inspection records and three dumps), then
+//!     `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1` (in that
+//!     order of precedence).
 //! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
 #![no_std]
@@ -265,7 +267,8 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.dump=ID`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1`.
+/// `lwpvm.dump=ID`, `lwpvm.inspect_selftest=N`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`,
+/// `lwpvm.halt=1`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
     if let Some(v) = cmdline::get(cmdline, "lwpvm.dump") {
         match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
@@ -274,6 +277,15 @@ fn run_test_hooks(cmdline: &str) {
                 log::info!("lwpvm.dump={id}: dump request served: {served}");
             }
             None => log::warn!("ignoring lwpvm.dump={v} (expected a 32-bit request id)"),
+        }
+    }
+    if let Some(v) = cmdline::get(cmdline, "lwpvm.inspect_selftest") {
+        match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => {
+                let served = inspect::selftest::run(n);
+                log::info!("lwpvm.inspect_selftest={n}: dumps served: {served}");
+            }
+            None => log::warn!("ignoring lwpvm.inspect_selftest={v} (expected a count)"),
         }
     }
     if cmdline::flag(cmdline, "lwpvm.panic") {
@@ -295,6 +307,10 @@ fn run_test_hooks(cmdline: &str) {
             }
             None => log::warn!("ignoring lwpvm.fault={kind} (expected ud2, pf, de or df)"),
         }
+    }
+    if cmdline::flag(cmdline, "lwpvm.halt") {
+        log::info!("lwpvm.halt=1: halting with interrupts off");
+        arch::cpu::halt_forever();
     }
     if cmdline::flag(cmdline, "lwpvm.echo") {
         let mut line = [0u8; ECHO_LINE_MAX];

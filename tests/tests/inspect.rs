@@ -265,15 +265,15 @@ struct Running {
 }
 
 impl Running {
-    fn start(art: &Artifacts, cpus: u32, name: &str) -> Running {
+    fn start(art: &Artifacts, cpus: u32, name: &str, cmdline: &str, timeout: u32) -> Running {
         let socket = scratch(name);
         let mut cmd: Command = Boot::new(Host::Lwpvm)
             .cpus(cpus)
-            .cmdline("lwpvm.echo=1")
+            .cmdline(cmdline)
             .arg("--control")
             .arg(socket.to_str().unwrap())
             .arg("--timeout")
-            .arg("120")
+            .arg(&timeout.to_string())
             .arg("--serial")
             .arg("off")
             .command(art);
@@ -338,7 +338,7 @@ impl Drop for Running {
 fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
     let art = art();
     for cpus in [1u32, 2] {
-        let vm = Running::start(&art, cpus, &format!("ctl-{cpus}.sock"));
+        let vm = Running::start(&art, cpus, &format!("ctl-{cpus}.sock"), "lwpvm.echo=1", 120);
         let mut seen = Vec::new();
         for _ in 0..3 {
             let (code, json, err) = vm.client(&art, "dump", &["--json"]);
@@ -385,4 +385,137 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
         assert_eq!(status, Some(0), "{stdout}");
         assert!(stdout.contains("echo: bye"), "{stdout}");
     }
+}
+
+#[test]
+fn records_the_kernel_writes_decode_as_written() {
+    // lwpvm.inspect_selftest=20: a made-up process 1000 with 20 LWPs (3 chunks of 8), dumped;
+    // LWP 2 freed and LWP 21 allocated into its slot, dumped; everything freed, dumped.
+    let art = art();
+    let file = scratch("selftest.json");
+    let out = Boot::new(Host::Lwpvm)
+        .cpus(2)
+        .cmdline("lwpvm.inspect_selftest=20")
+        .arg("--dump-on")
+        .arg("request")
+        .arg("--dump-format")
+        .arg("json")
+        .arg("--dump-file")
+        .arg(file.to_str().unwrap())
+        .run(&art);
+    out.assert_status(status::SUCCESS)
+        .assert_stderr("lwpvm.inspect_selftest=20: dumps served: true");
+    let d = dumps(&file);
+    assert_eq!(d.len(), 3, "{}", out.report());
+    for (i, dump) in d.iter().enumerate() {
+        assert_eq!(dump["reason"]["id"], i as u64 + 1);
+        assert!(dump["problems"].as_array().unwrap().is_empty(), "{dump:#}");
+        assert_eq!(dump["table"]["tables"][2]["nchunks"], 3, "{dump:#}");
+    }
+
+    let p = &d[0]["processes"][0];
+    assert_eq!(p["pid"], 1000, "{p:#}");
+    assert_eq!(
+        (p["name"].as_str(), p["state"].as_str()),
+        (Some("selftest"), Some("SACTIVE"))
+    );
+    assert_eq!(p["nlwps"], 20);
+    assert_eq!(p["pending"]["signals"][0], "SIGUSR1");
+    assert_eq!(p["queue"]["entries"][0]["code_name"], "SI_QUEUE");
+    assert_eq!(p["queue"]["entries"][0]["value"], "0x2a");
+    assert_eq!(p["actions"][0]["signal"], "SIGUSR1");
+    assert_eq!(p["actions"][0]["handler"], "0x401234");
+    let lwps = p["lwps"].as_array().unwrap();
+    assert_eq!(lwps.len(), 20);
+    for (i, l) in lwps.iter().enumerate() {
+        let lid = i as u64 + 1;
+        assert_eq!(
+            (l["lid"].as_u64(), l["slot"].as_u64()),
+            (Some(lid), Some(lid - 1))
+        );
+        assert_eq!(l["switches"], lid);
+        let state = if lid == 1 { "LSONPROC" } else { "LSSLEEP" };
+        assert_eq!(l["state"], state, "{l:#}");
+        // Each LWP blocks the signal numbered like its lid (SIGKILL and SIGSTOP cannot be).
+        let expect: Vec<Value> = match lid {
+            9 | 19 => vec![],
+            n => vec![Value::from(
+                shared_abi::current::signal::name(n as u32).unwrap(),
+            )],
+        };
+        assert_eq!(
+            l["sigmask"]["signals"].as_array().unwrap(),
+            &expect,
+            "{l:#}"
+        );
+    }
+    assert_eq!(d[0]["cpus"][0]["current"]["pid"], 1000);
+
+    // The free list: LWP 21 took LWP 2's slot.
+    let lwps = d[1]["processes"][0]["lwps"].as_array().unwrap();
+    assert_eq!(lwps.len(), 20);
+    assert!(lwps.iter().all(|l| l["lid"] != 2));
+    let l21 = lwps.iter().find(|l| l["lid"] == 21).unwrap();
+    assert_eq!(l21["slot"], 1, "{l21:#}");
+    assert_eq!(l21["wmesg"], "selftest");
+
+    // All freed.
+    let t = &d[2]["table"]["tables"];
+    assert_eq!(
+        (t[1]["live_found"].as_u64(), t[2]["live_found"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(t[2]["high_water"], 20);
+    assert!(d[2]["processes"].as_array().unwrap().is_empty());
+    assert!(d[2]["cpus"][0]["current"].is_null());
+}
+
+#[test]
+fn a_halted_guest_is_dumped_and_stopped() {
+    // `cli; hlt`: the vCPU blocks inside KVM_RUN; pause and stop must still reach it.
+    let art = art();
+    let mut vm = Running::start(&art, 2, "halt.sock", "lwpvm.halt=1", 5);
+    let deadline = Instant::now() + Duration::from_secs(4);
+    loop {
+        let (code, json, err) = vm.client(&art, "dump", &["--json"]);
+        assert_eq!(code, 0, "{err}");
+        let d: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(d["timing"]["paused"], true);
+        assert_eq!(d["vcpus"][1]["state"], "wait_for_sipi", "{d:#}");
+        if d["vcpus"][0]["state"] == "halted" {
+            break;
+        }
+        // Still booting: the kernel has not reached `hlt` yet.
+        assert!(Instant::now() < deadline, "vCPU 0 never halted: {d:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        vm.child.wait().unwrap().code(),
+        Some(vmm_status::TIMEOUT),
+        "the halted guest runs until --timeout"
+    );
+
+    let file = scratch("halt.json");
+    let out = Boot::new(Host::Lwpvm)
+        .cmdline("lwpvm.halt=1")
+        .arg("--timeout")
+        .arg("2")
+        .arg("--dump-on")
+        .arg("timeout")
+        .arg("--dump-format")
+        .arg("json")
+        .arg("--dump-file")
+        .arg(file.to_str().unwrap())
+        .run(&art);
+    assert_eq!(
+        out.host_status,
+        Some(vmm_status::TIMEOUT),
+        "{}",
+        out.report()
+    );
+    let d = dumps(&file);
+    assert_eq!(d.len(), 1, "{}", out.report());
+    assert_eq!(d[0]["reason"]["kind"], "timeout");
+    assert_eq!(d[0]["vcpus"][0]["state"], "halted", "{:#}", d[0]);
+    check_table(&d[0], 1, &format!("{:#}", d[0]));
 }

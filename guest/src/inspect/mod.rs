@@ -37,6 +37,8 @@
 
 #![allow(unsafe_code)]
 
+pub mod selftest;
+
 use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;
 use core::fmt::Write as _;

@@ -422,7 +422,12 @@ fn documented_sample() -> Dump {
             ..CpuRegs::default()
         }),
     };
-    let mut d = capture(&g.mem, Some(g.header_gpa), Reason::Request { id: 9, vcpu: 0 }, vec![vcpu]);
+    let mut d = capture(
+        &g.mem,
+        Some(g.header_gpa),
+        Reason::Request { id: 9, vcpu: 0 },
+        vec![vcpu],
+    );
     d.timing = Timing {
         paused: true,
         pause_ns: 154_000,
@@ -459,13 +464,22 @@ fn the_schema_document_matches_the_model() {
     let documented: serde_json::Value = serde_json::from_str(&doc[start..end]).unwrap();
     let actual = serde_json::to_value(documented_sample()).unwrap();
     if std::env::var_os("LWPVM_PRINT_DUMP_EXAMPLE").is_some() {
-        println!("{}", serde_json::to_string_pretty(&documented_sample()).unwrap());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&documented_sample()).unwrap()
+        );
     }
     let (mut a, mut b) = (Default::default(), Default::default());
     key_paths(&documented, "", &mut a);
     key_paths(&actual, "", &mut b);
-    assert_eq!(a, b, "docs/DUMP-SCHEMA.md's example has other fields than the model");
-    assert_eq!(documented, actual, "regenerate the example: LWPVM_PRINT_DUMP_EXAMPLE=1");
+    assert_eq!(
+        a, b,
+        "docs/DUMP-SCHEMA.md's example has other fields than the model"
+    );
+    assert_eq!(
+        documented, actual,
+        "regenerate the example: LWPVM_PRINT_DUMP_EXAMPLE=1"
+    );
 }
 
 #[test]
