@@ -25,7 +25,9 @@
 //! - the **host-signal mailbox** ([`take_host_signal`], [`ack_host_signal`]) is read by the
 //!   handler of GSI `HOST_SIGNAL_GSI`, which the signal subsystem will install; until then
 //!   `FEATURE_HOST_SIGNAL` stays clear and the VMM refuses to post;
-//! - the **panic path** records its message ([`note_panic`]) so that a dump on panic says why.
+//! - the **panic path** records its message ([`note_panic`]) so that a dump on panic says why;
+//! - [`selftest`] (`lwpvm.inspect_selftest=N`) publishes a made-up process with `N` LWPs and
+//!   asks for dumps, so the writing side is tested end to end before real processes exist.
 //!
 //! Cost: an update is a handful of stores (ring 0 is interpreted on the development machines'
 //! KVM: no loops, no formatting, no zeroing on update paths). Nothing here allocates from the
@@ -44,7 +46,7 @@ use core::cell::UnsafeCell;
 use core::fmt::Write as _;
 use core::mem::offset_of;
 use core::panic::PanicInfo;
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
 
 use shared_abi::current::inspect::{
     initial_header, slot_position, CpuRecord, InspectHeader, LwpRecord, ProcRecord, Record,
@@ -521,10 +523,15 @@ impl CpuSlot {
     }
 }
 
+/// The CPU records' addresses, set once by [`init`] (so that the hot path reads one pointer
+/// and never the header, which other CPUs may be updating).
+static CPU_RECS: [AtomicPtr<CpuRecord>; MAX_CPUS as usize] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS as usize];
+
 /// The record of CPU `cpu_id`, if published.
-#[allow(dead_code)] // the scheduler and SMP bring-up will call this
 pub fn cpu(cpu_id: u32) -> Option<CpuSlot> {
-    read_header(|h| slot_ptr(&h.cpus, cpu_id)).map(|p| CpuSlot { rec: p.cast() })
+    let p = CPU_RECS.get(cpu_id as usize)?.load(Ordering::Acquire);
+    (!p.is_null()).then_some(CpuSlot { rec: p })
 }
 
 /// Marks CPU `cpu_id` online with its APIC id (SMP bring-up, on that CPU).
@@ -571,7 +578,9 @@ pub fn init(ncpus: u32, boot_generation: u64, bsp_apic_id: u32) {
         let Some(c) = read_header(|h| slot_ptr(&h.cpus, id)) else {
             break;
         };
+        // (Single-threaded boot: no other CPU writes the header yet.)
         let bsp = id == 0;
+        CPU_RECS[id as usize].store(c.cast(), Ordering::Release);
         CpuSlot { rec: c.cast() }.update(|r| {
             r.live = SLOT_LIVE;
             r.cpu_id = id;
