@@ -310,6 +310,27 @@ impl Running {
         )
     }
 
+    /// Dumps until the kernel says it is running (a dump taken earlier, while it boots, shows
+    /// the image's own header: `booting`, no CPU records).
+    fn wait_running(&self, art: &Artifacts) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (code, json, err) = self.client(art, "dump", &["--json"]);
+            assert_eq!(code, 0, "{err}");
+            let d: Value = serde_json::from_str(&json).unwrap();
+            match d["table"]["kernel_state"].as_str() {
+                Some("running") => return,
+                Some("booting") => assert_eq!(d["table"]["status"], "ok", "{d:#}"),
+                _ => panic!("unexpected dump while booting: {d:#}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the kernel never got running: {d:#}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends the echo line and waits for the VMM's exit.
     fn finish(mut self) -> (Option<i32>, String) {
         let mut stdin = self.child.stdin.take().unwrap();
@@ -339,6 +360,7 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
     let art = art();
     for cpus in [1u32, 2] {
         let vm = Running::start(&art, cpus, &format!("ctl-{cpus}.sock"), "lwpvm.echo=1", 120);
+        vm.wait_running(&art);
         let mut seen = Vec::new();
         for _ in 0..3 {
             let (code, json, err) = vm.client(&art, "dump", &["--json"]);
