@@ -317,6 +317,7 @@ fn serve_until_end(
                         }
                     }
                     devices.last_dump.store(id, Ordering::SeqCst);
+                    insp.gate.release(vcpu);
                 });
                 if insp.config.dump_on.request {
                     emit(insp.config, &inspect::render(&dump, insp.config.format));

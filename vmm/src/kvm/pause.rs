@@ -12,8 +12,11 @@
 //! has parked (re-kicking stragglers every few milliseconds), or at its deadline, reporting the
 //! ones that did not park.
 //!
-//! A vCPU thread can also raise the gate itself (a dump-port write): it then parks at once,
-//! before the main thread has kicked anybody, so the guest does not run on past the request.
+//! A vCPU thread can also raise the gate itself (a dump-port write, [`PauseGate::hold`]): it
+//! then parks at once, before the main thread has kicked anybody, so the guest does not run
+//! on past the request, and it stays parked — across other pauses and resumes, e.g. a
+//! control-socket dump that happens first — until the main thread has served its request and
+//! [`PauseGate::release`]s it.
 //!
 //! Memory ordering: a parked thread is outside `KVM_RUN`, so its vCPU executes nothing; the
 //! main thread reads guest memory only after it has seen every thread park (under the gate's
@@ -38,6 +41,8 @@ struct State {
     epoch: u64,
     /// Snapshots of the parked vCPUs.
     parked: BTreeMap<u8, VcpuDump>,
+    /// vCPUs held until their own request is served.
+    held: std::collections::BTreeSet<u8>,
 }
 
 /// The pause request and the parked vCPUs' snapshots.
@@ -79,19 +84,46 @@ impl PauseGate {
         self.requested.store(true, Ordering::SeqCst);
     }
 
+    /// Raises the gate for vCPU `id`'s own request: it parks at its next check and stays
+    /// parked until [`release`](Self::release)d.
+    pub fn hold(&self, id: u8) {
+        let mut st = lock(&self.state);
+        st.held.insert(id);
+        st.requested = true;
+        self.requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets a held vCPU go at the next resume.
+    pub fn release(&self, id: u8) {
+        lock(&self.state).held.remove(&id);
+        self.cv.notify_all();
+    }
+
     /// Called by vCPU `id`'s thread at the top of its loop when [`requested`](Self::requested):
-    /// leaves `snapshot()` in the gate and waits until the gate is lowered or `stop` is set.
+    /// leaves `snapshot()` in the gate and waits until the gate is lowered (and, if held, it is
+    /// released) or `stop` is set. A held vCPU re-registers its snapshot for every pause that
+    /// happens while it waits.
     pub fn park(&self, id: u8, stop: &AtomicBool, snapshot: impl FnOnce() -> VcpuDump) {
         // Read the registers before taking the lock: the ioctls may take a while.
         let snap = snapshot();
         let mut st = lock(&self.state);
-        if !st.requested {
+        if !st.requested && !st.held.contains(&id) {
             return;
         }
-        let epoch = st.epoch;
-        st.parked.insert(id, snap);
-        self.cv.notify_all();
-        while st.requested && st.epoch == epoch && !stop.load(Ordering::SeqCst) {
+        let mut epoch = st.epoch;
+        loop {
+            if st.requested && !st.parked.contains_key(&id) {
+                st.parked.insert(id, snap.clone());
+                self.cv.notify_all();
+            }
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let resumed = !st.requested || st.epoch != epoch;
+            if resumed && !st.held.contains(&id) {
+                return;
+            }
+            epoch = st.epoch;
             st = match self.cv.wait_timeout(st, POLL) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
@@ -206,6 +238,31 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_held_thread_stays_parked_until_released() {
+        let gate = Arc::new(PauseGate::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        gate.hold(3);
+        let (g, s) = (gate.clone(), stop.clone());
+        let t = thread::spawn(move || g.park(3, &s, || snap(3)));
+        // Another pause and resume first (a control dump): vCPU 3 is in it, and stays parked.
+        let p = gate.pause_all(|| vec![3], |_| {}, Duration::from_secs(5));
+        assert_eq!(p.vcpus.len(), 1);
+        gate.resume_all();
+        thread::sleep(Duration::from_millis(20));
+        assert!(!t.is_finished(), "held across a resume");
+        // Its own dump: it parks again for it, then goes once released and resumed.
+        let p = gate.pause_all(|| vec![3], |_| {}, Duration::from_secs(5));
+        assert_eq!(p.vcpus.len(), 1, "re-registered for the second pause");
+        gate.release(3);
+        gate.resume_all();
+        t.join().unwrap();
+        // A stop flag ends a hold too.
+        gate.hold(4);
+        stop.store(true, Ordering::SeqCst);
+        gate.park(4, &stop, || snap(4));
     }
 
     #[test]

@@ -352,8 +352,9 @@ impl Vcpu {
             match action {
                 ExitAction::Continue => {}
                 ExitAction::DumpRequest(id) => {
-                    // Park before the guest runs on; the main thread pauses the others.
-                    gate.request();
+                    // Park before the guest runs on, until this request is served; the main
+                    // thread pauses the others.
+                    gate.hold(self.id);
                     let _ = ends.send(VmEvent::DumpRequest { vcpu: self.id, id });
                 }
                 ExitAction::GuestExit(status) => {
