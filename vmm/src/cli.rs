@@ -14,11 +14,12 @@ use crate::control::{check_signal, ControlCommand, HostSignal};
 use crate::inspect::DumpFormat;
 
 /// The lwpvm VMM: boots a PVH ELF kernel on KVM with a 16550 serial port, a virtio-mmio
-/// console and an exit port.
+/// console and an exit port, and dumps the guest kernel's state (docs/DUMP-SCHEMA.md).
 ///
-/// Exit status: the guest's status when it writes one to port 0xf4; 200 bad arguments or
-/// input files; 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
-/// 203 --timeout expired; 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP).
+/// Exit status of `run`: the guest's status when it writes one to port 0xf4; 200 bad arguments
+/// or input files; 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
+/// 203 --timeout expired; 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP). Of `dump`,
+/// `signal`, `core`: 0 done, 1 refused or failed (the message says why), 200 bad arguments.
 #[derive(Debug, Parser)]
 #[command(name = "vmm", version, propagate_version = true)]
 pub struct Cli {
