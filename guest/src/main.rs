@@ -41,12 +41,15 @@
 //! 6. **Memory**: the frame allocator takes the usable RAM of the memory map (less the first
 //!    MiB, the kernel image and the boot modules); the heap (`alloc`) grows from it on demand.
 //! 7. **CPU count**: MP table, else `lwpvm.cpus=`, else 1 (the source is logged). The other
-//!    CPUs are only counted, not started.
+//!    CPUs are only counted, not started. Then the inspection table (`inspect`) is marked
+//!    running, with a record per counted CPU (the boot CPU online), for the VMM's dumps.
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
 //! 9. **Console**: the first virtio console announced on the command line, else serial.
 //! 10. **Banner**: one line on the console.
 //! 11. **Test hooks**: `lwpvm.selftest=mm|kstack-overflow` (in-kernel self-tests, see
-//!     `mm::selftest`), `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.echo=1` (in that
+//!     `mm::selftest`), `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID` (ask the VMM for a dump),
+//!     `lwpvm.inspect_selftest=N` (made-up inspection records and three dumps), then
+//!     `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1` (in that
 //!     order of precedence).
 //! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
@@ -61,6 +64,7 @@ mod boot_info;
 mod cmdline;
 mod console;
 mod drivers;
+mod inspect;
 mod klog;
 mod mm;
 mod panic;
@@ -121,6 +125,11 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
 
     // 7. CPU count.
     let cpus = count_cpus(cmdline);
+
+    // 7. (cont.) Inspection.
+    inspect::init(cpus, entry_tsc, arch::cpu::cpuid(1, 0).ebx >> 24);
+    // Record chunks beyond the boot pool come from zeroed frames, never given back.
+    inspect::set_page_source(|| mm::frame::alloc_zeroed().map(|phys| inspect::Page { phys }));
 
     // 8. Host detection.
     let host = host::probe();
@@ -261,14 +270,32 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`,
-/// `lwpvm.echo=1`.
+/// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID`, `lwpvm.inspect_selftest=N`,
+/// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
     if let Some(which) = cmdline::get(cmdline, "lwpvm.selftest") {
         mm::selftest::run(which);
     }
     if let Some(spec) = cmdline::get(cmdline, "lwpvm.bench") {
         bench_output(spec);
+    }
+    if let Some(v) = cmdline::get(cmdline, "lwpvm.dump") {
+        match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+            Some(id) => {
+                let served = inspect::dump_request(id);
+                log::info!("lwpvm.dump={id}: dump request served: {served}");
+            }
+            None => log::warn!("ignoring lwpvm.dump={v} (expected a 32-bit request id)"),
+        }
+    }
+    if let Some(v) = cmdline::get(cmdline, "lwpvm.inspect_selftest") {
+        match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => {
+                let served = inspect::selftest::run(n);
+                log::info!("lwpvm.inspect_selftest={n}: dumps served: {served}");
+            }
+            None => log::warn!("ignoring lwpvm.inspect_selftest={v} (expected a count)"),
+        }
     }
     if cmdline::flag(cmdline, "lwpvm.panic") {
         log::info!("lwpvm.panic=1: panicking on purpose");
@@ -289,6 +316,10 @@ fn run_test_hooks(cmdline: &str) {
             }
             None => log::warn!("ignoring lwpvm.fault={kind} (expected ud2, pf, de or df)"),
         }
+    }
+    if cmdline::flag(cmdline, "lwpvm.halt") {
+        log::info!("lwpvm.halt=1: halting with interrupts off");
+        arch::cpu::halt_forever();
     }
     if cmdline::flag(cmdline, "lwpvm.echo") {
         let mut line = [0u8; ECHO_LINE_MAX];

@@ -35,6 +35,8 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         let _ = writeln!(serial, "kernel panic while panicking: {}", info.message());
         cpu::exit(status::KERNEL_PANIC);
     }
+    // For a dump on panic (CPU 0 until per-CPU data exists).
+    crate::inspect::note_panic(0, info);
     let mut out = Emergency::new();
     let _ = write!(out, "kernel panic: {}", info.message());
     if let Some(loc) = info.location() {

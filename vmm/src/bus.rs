@@ -22,6 +22,11 @@ pub enum WriteOutcome {
         /// The 32-bit value the guest wrote.
         status: u32,
     },
+    /// Pause the VM and dump it: the guest wrote request `id` to the dump port.
+    DumpRequest {
+        /// The 32-bit request id the guest wrote.
+        id: u32,
+    },
 }
 
 /// A device on a bus. `offset` is relative to the device's base, and `offset + data.len()` is

@@ -10,13 +10,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ConfigError, VmConfig, VmRequest, DEFAULT_CPUS, DEFAULT_MEM_MIB};
+use crate::control::{check_signal, ControlCommand, HostSignal};
+use crate::inspect::DumpFormat;
 
 /// The lwpvm VMM: boots a PVH ELF kernel on KVM with a 16550 serial port, a virtio-mmio
-/// console and an exit port.
+/// console and an exit port, and dumps the guest kernel's state (docs/DUMP-SCHEMA.md).
 ///
-/// Exit status: the guest's status when it writes one to port 0xf4; 200 bad arguments or
-/// input files; 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
-/// 203 --timeout expired; 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP).
+/// Exit status of `run`: the guest's status when it writes one to port 0xf4; 200 bad arguments
+/// or input files; 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
+/// 203 --timeout expired; 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP). Of `dump`,
+/// `signal`, `core`: 0 done, 1 refused or failed (the message says why), 200 bad arguments.
 #[derive(Debug, Parser)]
 #[command(name = "vmm", version, propagate_version = true)]
 pub struct Cli {
@@ -34,6 +37,122 @@ pub struct Cli {
 pub enum Command {
     /// Boot a kernel and run it until it writes the exit port, crashes or times out.
     Run(RunArgs),
+    /// Print a dump of a running guest (`vmm run --control PATH`): the VMM pauses every vCPU,
+    /// reads the guest's inspection table, and resumes.
+    Dump(DumpArgs),
+    /// Post a signal to a process of a running guest (`vmm run --control PATH`), as if sent by
+    /// the kernel (si_code SI_KERNEL) or with sigqueue (SI_QUEUE, with --value). Needs the
+    /// guest kernel's cooperation (FEATURE_HOST_SIGNAL); refused otherwise.
+    Signal(SignalArgs),
+    /// Write an ELF core file of one process of a running guest (`vmm run --control PATH`):
+    /// registers of its LWPs, its user memory from its page tables.
+    Core(CoreArgs),
+}
+
+/// Arguments of `vmm core`.
+#[derive(Debug, Args)]
+pub struct CoreArgs {
+    /// The control socket of the running VMM.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// The process.
+    #[arg(long, value_name = "N")]
+    pub pid: i32,
+    /// The core file to write (by the VMM).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+impl CoreArgs {
+    /// The control request (the path made absolute: the VMM writes it).
+    pub fn command(&self) -> Result<ControlCommand, String> {
+        let out =
+            std::path::absolute(&self.out).map_err(|e| format!("{}: {e}", self.out.display()))?;
+        if self.pid <= 0 {
+            return Err(format!("pid {} is not a process id", self.pid));
+        }
+        Ok(ControlCommand::Core {
+            pid: self.pid,
+            path: out,
+        })
+    }
+}
+
+/// Arguments of `vmm dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The control socket of the running VMM.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Print JSON (one line; schema in docs/DUMP-SCHEMA.md) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl DumpArgs {
+    /// The control request.
+    pub fn command(&self) -> ControlCommand {
+        ControlCommand::Dump(if self.json {
+            DumpFormat::Json
+        } else {
+            DumpFormat::Text
+        })
+    }
+}
+
+/// Arguments of `vmm signal`.
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// The control socket of the running VMM.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Target process id.
+    #[arg(long, value_name = "N")]
+    pub pid: i32,
+    /// The signal: a name (SIGUSR1, USR1, SIGRTMIN+3) or a number (1..=64).
+    #[arg(value_name = "SIG")]
+    pub signal: String,
+    /// si_value (implies --code queue).
+    #[arg(long, value_name = "V", allow_hyphen_values = true)]
+    pub value: Option<i64>,
+    /// si_code: kernel (SI_KERNEL, the default without --value) or queue (SI_QUEUE).
+    #[arg(long, value_name = "kernel|queue")]
+    pub code: Option<String>,
+}
+
+impl SignalArgs {
+    /// The validated control request.
+    pub fn command(&self) -> Result<ControlCommand, String> {
+        use shared_abi::current::signal;
+        let s = self.signal.trim();
+        let signo = match s.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                let name = if s.starts_with("SIG") {
+                    s.to_string()
+                } else {
+                    format!("SIG{s}")
+                };
+                signal::number(&name).ok_or_else(|| format!("unknown signal {s:?}"))?
+            }
+        };
+        let code = match (self.code.as_deref(), self.value) {
+            (Some("kernel"), Some(_)) => {
+                return Err("--value needs --code queue (SI_KERNEL carries no value)".into())
+            }
+            (Some("kernel"), None) | (None, None) => signal::SI_KERNEL,
+            (Some("queue"), _) | (None, Some(_)) => signal::SI_QUEUE,
+            (Some(other), _) => return Err(format!("--code {other}: expected kernel or queue")),
+        };
+        let signo = i32::try_from(signo).map_err(|_| format!("bad signal {s:?}"))?;
+        check_signal(&HostSignal {
+            pid: self.pid,
+            signo,
+            code,
+            value: self.value.unwrap_or(0) as u64,
+        })
+        .map(ControlCommand::Signal)
+    }
 }
 
 /// Arguments of `vmm run`.
@@ -75,6 +194,29 @@ pub struct RunArgs {
     /// The KVM device node to open.
     #[arg(long, value_name = "PATH", default_value = "/dev/kvm")]
     pub kvm_device: PathBuf,
+
+    /// Dump the guest's state on these events (comma-separated): exit (exit-port write),
+    /// panic (exit status 112/113), crash (triple fault, KVM internal error), request (the
+    /// guest's dump port: pause, dump, resume), timeout, all.
+    #[arg(long, value_name = "LIST")]
+    pub dump_on: Option<String>,
+
+    /// Dump format: text or json (one JSON object per line).
+    #[arg(long, value_name = "text|json")]
+    pub dump_format: Option<String>,
+
+    /// Append dumps to this file instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    pub dump_file: Option<PathBuf>,
+
+    /// Listen on this Unix socket for `vmm dump`, `vmm signal` and `vmm core`.
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+
+    /// Write the ELF core files the guest kernel requests (a process dying of SIGSEGV,
+    /// SIGQUIT ...) into this directory, as core.PID.ID.
+    #[arg(long, value_name = "DIR")]
+    pub core_dir: Option<PathBuf>,
 }
 
 impl TryFrom<RunArgs> for VmConfig {
@@ -90,6 +232,11 @@ impl TryFrom<RunArgs> for VmConfig {
             timeout_secs: args.timeout,
             serial: args.serial,
             kvm_device: args.kvm_device,
+            dump_on: args.dump_on,
+            dump_format: args.dump_format,
+            dump_file: args.dump_file,
+            control: args.control,
+            core_dir: args.core_dir,
         })
     }
 }
@@ -105,6 +252,7 @@ mod tests {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
             Command::Run(run) => VmConfig::try_from(run),
+            _ => panic!("not a run command"),
         }
     }
 
@@ -148,7 +296,9 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.verbose);
-        let Command::Run(run) = cli.command;
+        let Command::Run(run) = cli.command else {
+            panic!("not a run command")
+        };
         let cfg = VmConfig::try_from(run).unwrap();
         assert_eq!(cfg.initrd, Some(PathBuf::from("i")));
         assert_eq!(cfg.cmdline, "-x a=b");
@@ -176,6 +326,53 @@ mod tests {
             run_config(&["vmm", "run", "--kernel", "k", "--timeout", "0"]),
             Err(ConfigError::ZeroTimeout)
         );
+    }
+
+    #[test]
+    fn dump_and_signal_commands() {
+        let cli = Cli::try_parse_from(["vmm", "dump", "--socket", "/tmp/s", "--json"]).unwrap();
+        let Command::Dump(d) = cli.command else {
+            panic!()
+        };
+        assert_eq!(d.command(), ControlCommand::Dump(DumpFormat::Json));
+        let sig = |args: &[&str]| {
+            let mut v = vec!["vmm", "signal", "--socket", "s"];
+            v.extend_from_slice(args);
+            match Cli::try_parse_from(v).unwrap().command {
+                Command::Signal(s) => s.command(),
+                _ => panic!(),
+            }
+        };
+        assert_eq!(
+            sig(&["--pid", "3", "USR1"]),
+            Ok(ControlCommand::Signal(HostSignal {
+                pid: 3,
+                signo: 10,
+                code: 0x80,
+                value: 0
+            }))
+        );
+        assert_eq!(
+            sig(&["--pid", "3", "SIGRTMIN+1", "--value", "-5"]),
+            Ok(ControlCommand::Signal(HostSignal {
+                pid: 3,
+                signo: 33,
+                code: -1,
+                value: (-5i64) as u64
+            }))
+        );
+        assert!(matches!(
+            sig(&["--pid", "3", "15", "--code", "queue"]),
+            Ok(ControlCommand::Signal(HostSignal {
+                signo: 15,
+                code: -1,
+                ..
+            }))
+        ));
+        assert!(sig(&["--pid", "3", "SIGFOO"]).is_err());
+        assert!(sig(&["--pid", "3", "65"]).is_err());
+        assert!(sig(&["--pid", "0", "9"]).is_err());
+        assert!(sig(&["--pid", "3", "9", "--code", "kernel", "--value", "1"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::inspect::{DumpFormat, DumpSink, Triggers};
+
 /// Fewest vCPUs a VM can have.
 pub const MIN_CPUS: u32 = 1;
 /// Most vCPUs a VM can have (APIC ids 0..=63; the MP table has room for them).
@@ -39,6 +41,12 @@ pub enum ConfigError {
     /// An empty `--kernel` value.
     #[error("--kernel needs a path to a PVH ELF kernel")]
     EmptyKernel,
+    /// A bad `--dump-on` list or `--dump-format`.
+    #[error("{0}")]
+    Dump(String),
+    /// `--dump-format`/`--dump-file` without `--dump-on` or `--control`.
+    #[error("--dump-format and --dump-file need --dump-on or --control")]
+    DumpOptionsUnused,
 }
 
 /// Where the guest's COM1 output goes.
@@ -87,6 +95,30 @@ pub struct VmConfig {
     pub serial: SerialOutput,
     /// The KVM device node (normally `/dev/kvm`).
     pub kvm_device: PathBuf,
+    /// Inspection: when to dump, in what format, where; the control socket.
+    pub inspect: InspectConfig,
+}
+
+/// What `vmm run` does about inspection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InspectConfig {
+    /// Events that produce a dump.
+    pub dump_on: Triggers,
+    /// Dump format.
+    pub format: DumpFormat,
+    /// Where dumps go.
+    pub sink: DumpSink,
+    /// The control socket to listen on.
+    pub control: Option<PathBuf>,
+    /// Where core files the kernel requests are written.
+    pub core_dir: Option<PathBuf>,
+}
+
+impl InspectConfig {
+    /// Whether the dump port exists (dump requests or core requests are served).
+    pub fn dump_port(&self) -> bool {
+        self.dump_on.request || self.core_dir.is_some()
+    }
 }
 
 /// The raw requested values, as the command line spelled them.
@@ -108,6 +140,16 @@ pub struct VmRequest {
     pub serial: String,
     /// See [`VmConfig::kvm_device`].
     pub kvm_device: PathBuf,
+    /// `--dump-on` list.
+    pub dump_on: Option<String>,
+    /// `--dump-format` (`text` or `json`).
+    pub dump_format: Option<String>,
+    /// `--dump-file`.
+    pub dump_file: Option<PathBuf>,
+    /// `--control`.
+    pub control: Option<PathBuf>,
+    /// `--core-dir`.
+    pub core_dir: Option<PathBuf>,
 }
 
 impl TryFrom<VmRequest> for VmConfig {
@@ -129,7 +171,29 @@ impl TryFrom<VmRequest> for VmConfig {
             Some(secs) => Some(Duration::from_secs(secs)),
             None => None,
         };
+        let dump_on = match &req.dump_on {
+            Some(list) => list.parse::<Triggers>().map_err(ConfigError::Dump)?,
+            None => Triggers::default(),
+        };
+        if !dump_on.any()
+            && req.control.is_none()
+            && (req.dump_format.is_some() || req.dump_file.is_some())
+        {
+            return Err(ConfigError::DumpOptionsUnused);
+        }
+        let format = match &req.dump_format {
+            Some(f) => f.parse::<DumpFormat>().map_err(ConfigError::Dump)?,
+            None => DumpFormat::Text,
+        };
+        let inspect = InspectConfig {
+            dump_on,
+            format,
+            sink: req.dump_file.map_or(DumpSink::Stderr, DumpSink::File),
+            control: req.control,
+            core_dir: req.core_dir,
+        };
         Ok(VmConfig {
+            inspect,
             kernel: req.kernel,
             initrd: req.initrd,
             cmdline: req.cmdline,
@@ -156,7 +220,46 @@ mod tests {
             timeout_secs: None,
             serial: "stderr".into(),
             kvm_device: PathBuf::from("/dev/kvm"),
+            dump_on: None,
+            dump_format: None,
+            dump_file: None,
+            control: None,
+            core_dir: None,
         }
+    }
+
+    #[test]
+    fn dump_options() {
+        let cfg = VmConfig::try_from(VmRequest {
+            dump_on: Some("exit,request".into()),
+            dump_format: Some("json".into()),
+            dump_file: Some("/tmp/d".into()),
+            ..request()
+        })
+        .unwrap();
+        assert!(cfg.inspect.dump_on.exit && cfg.inspect.dump_on.request);
+        assert_eq!(cfg.inspect.format, DumpFormat::Json);
+        assert_eq!(cfg.inspect.sink, DumpSink::File("/tmp/d".into()));
+        assert!(matches!(
+            VmConfig::try_from(VmRequest {
+                dump_on: Some("sometimes".into()),
+                ..request()
+            }),
+            Err(ConfigError::Dump(_))
+        ));
+        assert_eq!(
+            VmConfig::try_from(VmRequest {
+                dump_format: Some("json".into()),
+                ..request()
+            }),
+            Err(ConfigError::DumpOptionsUnused)
+        );
+        assert!(VmConfig::try_from(VmRequest {
+            dump_format: Some("json".into()),
+            control: Some("/tmp/s".into()),
+            ..request()
+        })
+        .is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use libc::{c_int, c_void, siginfo_t};
 use vmm_sys_util::eventfd::EventFd;
 use vmm_sys_util::signal::register_signal_handler;
 
-use crate::outcome::VmEnd;
+use crate::outcome::{VmEnd, VmEvent};
 
 /// A subscriber the loop can own and move to its thread.
 pub type Subscriber = Box<dyn MutEventSubscriber + Send>;
@@ -47,7 +47,7 @@ struct Control {
     stop_evt: EventFd,
     signal_evt: Option<EventFd>,
     stop: Arc<AtomicBool>,
-    ends: Sender<VmEnd>,
+    ends: Sender<VmEvent>,
 }
 
 impl MutEventSubscriber for Control {
@@ -73,7 +73,7 @@ impl MutEventSubscriber for Control {
                     let _ = evt.read();
                 }
                 let signal = LAST_SIGNAL.load(Ordering::SeqCst);
-                let _ = self.ends.send(VmEnd::Signal { signal });
+                let _ = self.ends.send(VmEnd::Signal { signal }.into());
             }
             _ => {}
         }
@@ -109,7 +109,7 @@ impl EventLoop {
     /// `catch_signals`, host errors) go to `ends`.
     pub fn start(
         subscribers: Vec<Subscriber>,
-        ends: Sender<VmEnd>,
+        ends: Sender<VmEvent>,
         catch_signals: bool,
     ) -> io::Result<Self> {
         let mut manager: EventManager<Subscriber> =
@@ -140,9 +140,12 @@ impl EventLoop {
                         Ok(_) => {}
                         Err(event_manager::Error::Epoll(e)) if e.errno() == libc::EINTR => {}
                         Err(e) => {
-                            let _ = ends.send(VmEnd::HostError {
-                                what: format!("event loop failed: {e}"),
-                            });
+                            let _ = ends.send(
+                                VmEnd::HostError {
+                                    what: format!("event loop failed: {e}"),
+                                }
+                                .into(),
+                            );
                             break;
                         }
                     }

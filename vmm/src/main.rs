@@ -8,7 +8,9 @@
 //! - `vmm`: the boot recipe and the run, from config to [`outcome::VmEnd`];
 //! - `layout`, `memory`: guest-physical addresses and guest RAM;
 //! - `boot/`: kernel loading, initrd, PVH boot information, MP table, entry state;
-//! - `kvm/`: the only code that talks to KVM (VM, vCPU threads, exit handling, kick);
+//! - `kvm/`: the only code that talks to KVM (VM, vCPU threads, exit handling, kick, pause);
+//! - `inspect/`: decoding the paused guest's inspection table into dumps (text, JSON), page
+//!   walks, core files; `control`: the control socket (`vmm dump`, `vmm signal`);
 //! - `bus`, `devices/`: address dispatch and device models;
 //! - `event_loop`: the epoll thread for device eventfds, stdin and host signals;
 //! - `terminal`, `logger`, `sync`: process plumbing;
@@ -18,9 +20,11 @@ mod boot;
 mod bus;
 mod cli;
 mod config;
+mod control;
 mod devices;
 mod error;
 mod event_loop;
+mod inspect;
 mod kvm;
 mod layout;
 mod logger;
@@ -52,6 +56,9 @@ fn main() {
             Ok(end) => (end.exit_status(), end.message()),
             Err(e) => (e.exit_status(), Some(error_chain(&e))),
         },
+        Command::Dump(args) => client(&args.socket, Ok(args.command())),
+        Command::Signal(args) => client(&args.socket, args.command()),
+        Command::Core(args) => client(&args.socket, args.command()),
     };
 
     terminal::restore();
@@ -62,6 +69,30 @@ fn main() {
     let _ = std::io::stderr().flush();
     // Exit at once: vCPU threads that did not stop must not keep the process alive.
     std::process::exit(status)
+}
+
+/// Runs a control-socket client command: prints the answer on stdout (status 0), or the error
+/// on stderr (status 1; a bad argument is 200).
+fn client(
+    socket: &std::path::Path,
+    command: Result<control::ControlCommand, String>,
+) -> (i32, Option<String>) {
+    let command = match command {
+        Ok(c) => c,
+        Err(e) => {
+            return (
+                shared_abi::current::ports::vmm_status::USAGE_OR_INPUT,
+                Some(e),
+            )
+        }
+    };
+    match control::client(socket, &command) {
+        Ok(text) => {
+            print!("{text}");
+            (0, None)
+        }
+        Err(e) => (1, Some(e)),
+    }
 }
 
 /// An error and its sources, as one line.

@@ -9,6 +9,28 @@ use std::time::Duration;
 
 use shared_abi::current::ports::{status, vmm_status, MAX_GUEST_STATUS};
 
+/// What the vCPU threads, the event loop and the control socket tell the main thread.
+#[derive(Debug)]
+pub enum VmEvent {
+    /// The VM ends.
+    End(VmEnd),
+    /// The guest wrote request `id` to the dump port from vCPU `vcpu` (which has parked).
+    DumpRequest {
+        /// The vCPU that wrote it.
+        vcpu: u8,
+        /// The request id.
+        id: u32,
+    },
+    /// A request on the control socket.
+    Control(crate::control::ControlRequest),
+}
+
+impl From<VmEnd> for VmEvent {
+    fn from(end: VmEnd) -> Self {
+        VmEvent::End(end)
+    }
+}
+
 /// The first thing that ended the VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VmEnd {

@@ -3,6 +3,9 @@
 //! - `boot`: median wall time of booting the same image to its exit under our VMM, QEMU TCG and
 //!   QEMU with accel=kvm, measured side by side in one run, with ratios to our VMM; and console
 //!   throughput guest → host through the virtio console versus the serial port.
+//! - `dump`: how long a dump requested by the guest keeps it paused (pause → every vCPU parked
+//!   → decode → resume), as the dumps report it (`timing` in `docs/DUMP-SCHEMA.md`), with the
+//!   inspection self-test's 64 LWPs published.
 
 use std::time::Duration;
 
@@ -14,13 +17,70 @@ use crate::build;
 /// Runs the named benchmarks (all when `which` is empty).
 pub fn run(which: &[String], rounds: usize) -> Result<()> {
     let all = which.is_empty();
-    let known = ["boot"];
+    let known = ["boot", "dump"];
     if let Some(w) = which.iter().find(|w| !known.contains(&w.as_str())) {
         bail!("unknown benchmark {w:?}; known: {}", known.join(", "));
     }
     let art = build::all(true)?;
     if all || which.iter().any(|w| w == "boot") {
         boot(&art, rounds.max(1))?;
+    }
+    if all || which.iter().any(|w| w == "dump") {
+        dump(&art, rounds.max(1))?;
+    }
+    Ok(())
+}
+
+/// Pause, capture and total paused time of guest-requested dumps (2 vCPUs, 64 LWPs).
+fn dump(art: &Artifacts, rounds: usize) -> Result<()> {
+    println!("== dump: guest paused for a dump it requested (2 vCPUs, 64 LWPs), {rounds} boots x 3 dumps ==");
+    let file = std::env::temp_dir().join(format!("lwpvm-bench-dump-{}.json", std::process::id()));
+    let mut fields: [(&str, Vec<u64>); 3] = [
+        ("pause_ns", Vec::new()),
+        ("capture_ns", Vec::new()),
+        ("paused_total_ns", Vec::new()),
+    ];
+    for _ in 0..rounds {
+        let _ = std::fs::remove_file(&file);
+        let out = Boot::new(Host::Lwpvm)
+            .cpus(2)
+            .cmdline("lwpvm.inspect_selftest=64")
+            .arg("--dump-on")
+            .arg("request")
+            .arg("--dump-format")
+            .arg("json")
+            .arg("--dump-file")
+            .arg(&file.to_string_lossy())
+            .timeout(Duration::from_secs(120))
+            .run(art);
+        if out.guest_status != Some(0) {
+            bail!("benchmark boot failed:\n{}", out.report());
+        }
+        for line in std::fs::read_to_string(&file)?.lines() {
+            let d: serde_json::Value = serde_json::from_str(line)?;
+            for (name, v) in &mut fields {
+                v.push(d["timing"][*name].as_u64().unwrap_or_default());
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+    println!(
+        "{:<16} {:>10} {:>10} {:>10}",
+        "", "median ms", "min ms", "max ms"
+    );
+    for (name, mut v) in fields {
+        if v.is_empty() {
+            bail!("no dumps were written");
+        }
+        v.sort_unstable();
+        let ms = |ns: u64| ns as f64 / 1e6;
+        println!(
+            "{:<16} {:>10.3} {:>10.3} {:>10.3}",
+            name,
+            ms(v[v.len() / 2]),
+            ms(v[0]),
+            ms(v[v.len() - 1])
+        );
     }
     Ok(())
 }

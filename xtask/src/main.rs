@@ -64,7 +64,8 @@ enum Cmd {
     },
     /// Check formatting and clippy on the host and guest workspaces.
     Lint,
-    /// Run benchmarks: `boot` (boot time, console throughput). Default: all.
+    /// Run benchmarks: `boot` (boot time, console throughput), `dump` (pause-and-dump time).
+    /// Default: all.
     Bench {
         /// Which benchmarks.
         which: Vec<String>,

@@ -2,6 +2,7 @@
 
 pub mod boot;
 pub mod errno;
+pub mod inspect;
 pub mod lwp;
 pub mod ports;
 pub mod sigframe;

@@ -19,6 +19,21 @@ pub const COM1_PORT: u16 = 0x3f8;
 /// IRQ line of COM1.
 pub const COM1_IRQ: u32 = 4;
 
+/// The dump-request port (lwpvm's own; 4 ports, between the exit port 0xf4..=0xf7 and COM1):
+/// a 32-bit write of a request id asks the VMM to pause every vCPU, dump the guest's state
+/// (see [`super::inspect`]) and resume. A 32-bit read returns the id of the last request
+/// dumped, or [`DUMP_NOT_SERVED`] when the VMM does not serve dump requests (the port is then
+/// unclaimed, which reads as all-ones, as under QEMU).
+pub const DUMP_PORT: u16 = 0xf8;
+/// Width in bytes of the dump port.
+pub const DUMP_PORT_SIZE: u16 = 4;
+/// Read from [`DUMP_PORT`] when no VMM serves dump requests; never a valid request id.
+pub const DUMP_NOT_SERVED: u32 = u32::MAX;
+
+/// GSI (IOAPIC pin) the VMM raises after posting a host signal in the inspection header's
+/// mailbox (`vmm signal`); the guest's handler is at vector 48 + 6 (ARCHITECTURE.md).
+pub const HOST_SIGNAL_GSI: u32 = 6;
+
 /// Largest status the guest reports (QEMU's `isa-debug-exit` keeps 7 bits of it).
 pub const MAX_GUEST_STATUS: u32 = 127;
 

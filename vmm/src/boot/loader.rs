@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use linux_loader::loader::elf::{Elf, PvhBootCapability};
 use linux_loader::loader::KernelLoader;
+use shared_abi::current::inspect::{InspectNote, Record, NOTE_NAME, NT_LWPVM_INSPECT};
 use vm_memory::GuestMemoryMmap;
 
 use crate::layout::KERNEL_MIN_ADDR;
@@ -160,6 +161,8 @@ pub struct KernelImage {
     pub pvh_entry: u64,
     /// The loadable segments.
     pub segments: Vec<LoadSegment>,
+    /// The lwpvm inspection note (`shared_abi::inspect`), if the kernel has one.
+    pub inspect_note: Option<InspectNote>,
 }
 
 impl KernelImage {
@@ -240,6 +243,7 @@ impl KernelImage {
 
         let mut segments = Vec::new();
         let mut pvh_entry = None;
+        let mut inspect_note = None;
         for (index, ph) in phdrs.chunks_exact(PHDR_SIZE).enumerate() {
             let p_type = le_u32(ph, 0);
             let offset = le_u64(ph, 8);
@@ -273,7 +277,7 @@ impl KernelImage {
                         memsz,
                     });
                 }
-            } else if pvh_entry.is_none() && filesz > 0 {
+            } else if filesz > 0 && (pvh_entry.is_none() || inspect_note.is_none()) {
                 if filesz > MAX_NOTE_SEGMENT {
                     return Err(malformed(format!(
                         "note segment {index} is {filesz} bytes, more than {MAX_NOTE_SEGMENT}"
@@ -281,7 +285,8 @@ impl KernelImage {
                 }
                 let mut notes = vec![0u8; filesz as usize];
                 file.read_exact_at(&mut notes, offset).map_err(read_err)?;
-                pvh_entry = find_pvh_entry(&notes);
+                pvh_entry = pvh_entry.or_else(|| find_pvh_entry(&notes));
+                inspect_note = inspect_note.or_else(|| find_inspect_note(&notes));
             }
         }
         let Some(pvh_entry) = pvh_entry else {
@@ -304,6 +309,7 @@ impl KernelImage {
             file,
             pvh_entry,
             segments,
+            inspect_note,
         })
     }
 
@@ -383,9 +389,9 @@ fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(done)
 }
 
-/// Finds the `XEN_ELFNOTE_PHYS32_ENTRY` note in a note segment and returns its entry address.
-/// The descriptor is 4 bytes (or 8 on kernels that use `.quad`); the low 32 bits are the entry.
-fn find_pvh_entry(notes: &[u8]) -> Option<u64> {
+/// Walks the notes of a note segment; returns the first `Some` that `f(name, type, desc)`
+/// gives. Stops at the first malformed note.
+fn find_note<T>(notes: &[u8], mut f: impl FnMut(&[u8], u32, &[u8]) -> Option<T>) -> Option<T> {
     let align4 = |n: usize| n.checked_add(3).map(|n| n & !3);
     let mut pos = 0usize;
     while pos.checked_add(12)? <= notes.len() {
@@ -398,15 +404,33 @@ fn find_pvh_entry(notes: &[u8]) -> Option<u64> {
         if desc_start.checked_add(descsz)? > notes.len() {
             return None;
         }
-        if n_type == shared_abi::current::boot::XEN_ELFNOTE_PHYS32_ENTRY
-            && notes.get(name_start..name_start + namesz) == Some(b"Xen\0".as_slice())
-            && descsz >= 4
-        {
-            return Some(u64::from(le_u32(notes, desc_start)));
+        let name = notes.get(name_start..name_start.checked_add(namesz)?)?;
+        if let Some(v) = f(name, n_type, &notes[desc_start..desc_start + descsz]) {
+            return Some(v);
         }
         pos = next;
     }
     None
+}
+
+/// Finds the `XEN_ELFNOTE_PHYS32_ENTRY` note in a note segment and returns its entry address.
+/// The descriptor is 4 bytes (or 8 on kernels that use `.quad`); the low 32 bits are the entry.
+fn find_pvh_entry(notes: &[u8]) -> Option<u64> {
+    find_note(notes, |name, n_type, desc| {
+        (n_type == shared_abi::current::boot::XEN_ELFNOTE_PHYS32_ENTRY
+            && name == b"Xen\0"
+            && desc.len() >= 4)
+            .then(|| u64::from(le_u32(desc, 0)))
+    })
+}
+
+/// Finds the lwpvm inspection note (name `lwpvm`, type `NT_LWPVM_INSPECT`).
+fn find_inspect_note(notes: &[u8]) -> Option<InspectNote> {
+    find_note(notes, |name, n_type, desc| {
+        (n_type == NT_LWPVM_INSPECT && name == NOTE_NAME.as_slice())
+            .then(|| InspectNote::decode(desc))
+            .flatten()
+    })
 }
 
 fn le_u16(b: &[u8], at: usize) -> u16 {
@@ -721,5 +745,40 @@ mod tests {
         n.extend_from_slice(b"Xen\0");
         n.extend_from_slice(&[1, 2, 0, 0]);
         assert_eq!(find_pvh_entry(&n), None);
+    }
+
+    #[test]
+    fn inspect_note_is_found_among_others() {
+        let note = |name: &[u8], ty: u32, desc: &[u8]| {
+            let mut n = Vec::new();
+            n.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            n.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+            n.extend_from_slice(&ty.to_le_bytes());
+            n.extend_from_slice(name);
+            n.resize(n.len().next_multiple_of(4), 0);
+            n.extend_from_slice(desc);
+            n.resize(n.len().next_multiple_of(4), 0);
+            n
+        };
+        let mut desc = [0u8; 16];
+        InspectNote {
+            header_gpa: 0x12_3000,
+            abi_version: 1,
+            header_size: 1280,
+        }
+        .encode_into(&mut desc);
+        let mut notes = note(b"Xen\0", 18, &0x10_0000u32.to_le_bytes());
+        notes.extend(note(b"lwpvm\0", 0x1234, &desc)); // wrong type
+        notes.extend(note(b"lwpvx\0", NT_LWPVM_INSPECT, &desc)); // wrong name
+        assert_eq!(find_inspect_note(&notes), None);
+        notes.extend(note(b"lwpvm\0", NT_LWPVM_INSPECT, &desc[..8])); // short
+        assert_eq!(find_inspect_note(&notes), None);
+        notes.extend(note(b"lwpvm\0", NT_LWPVM_INSPECT, &desc));
+        let n = find_inspect_note(&notes).unwrap();
+        assert_eq!(
+            (n.header_gpa, n.abi_version, n.header_size),
+            (0x12_3000, 1, 1280)
+        );
+        assert_eq!(find_pvh_entry(&notes), Some(0x10_0000));
     }
 }

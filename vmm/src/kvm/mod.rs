@@ -8,6 +8,7 @@
 //! Setup order (what KVM requires): create VM → TSS address → memory slots → irqchip → irqfds
 //! and ioeventfds → vCPUs (the irqchip must exist before the first vCPU).
 
+pub mod pause;
 pub mod regs;
 pub mod vcpu;
 

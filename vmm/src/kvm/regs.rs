@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use kvm_bindings::{kvm_fpu, kvm_regs, kvm_segment, kvm_sregs};
 
 use crate::boot::regs::{EntryState, Segment};
+use crate::inspect::model::{CpuRegs, Hex};
 
 /// x87 control word after FNINIT.
 const FPU_FCW_DEFAULT: u16 = 0x37f;
@@ -138,6 +139,40 @@ pub fn format_registers(regs: &kvm_regs, sregs: &kvm_sregs) -> String {
         sregs.gdt.base, sregs.gdt.limit, sregs.idt.base, sregs.idt.limit, sregs.apic_base
     );
     s
+}
+
+/// The registers in the dump's neutral form.
+pub fn cpu_regs(r: &kvm_regs, s: &kvm_sregs) -> CpuRegs {
+    CpuRegs {
+        rax: Hex(r.rax),
+        rbx: Hex(r.rbx),
+        rcx: Hex(r.rcx),
+        rdx: Hex(r.rdx),
+        rsi: Hex(r.rsi),
+        rdi: Hex(r.rdi),
+        rbp: Hex(r.rbp),
+        rsp: Hex(r.rsp),
+        r8: Hex(r.r8),
+        r9: Hex(r.r9),
+        r10: Hex(r.r10),
+        r11: Hex(r.r11),
+        r12: Hex(r.r12),
+        r13: Hex(r.r13),
+        r14: Hex(r.r14),
+        r15: Hex(r.r15),
+        rip: Hex(r.rip),
+        rflags: Hex(r.rflags),
+        cs: s.cs.selector,
+        ss: s.ss.selector,
+        cpl: s.cs.dpl,
+        cr0: Hex(s.cr0),
+        cr2: Hex(s.cr2),
+        cr3: Hex(s.cr3),
+        cr4: Hex(s.cr4),
+        efer: Hex(s.efer),
+        fs_base: Hex(s.fs.base),
+        gs_base: Hex(s.gs.base),
+    }
 }
 
 /// A one-line summary (RIP, CPL and mode) for hang reports.

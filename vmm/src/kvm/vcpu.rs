@@ -33,7 +33,14 @@
 //! signal lands while the thread is inside `KVM_RUN` (which then returns `EINTR`) or just before
 //! it enters (which then returns at once), the loop sees the stop flag before running the guest
 //! again. No stop request is lost and no thread stays blocked, including APs still waiting for
-//! a SIPI. The same mechanism will serve pause-and-dump.
+//! a SIPI.
+//!
+//! # Pause
+//!
+//! The same kick serves pause-and-dump (`pause.rs`): the loop checks a shared [`PauseGate`]
+//! before every `KVM_RUN`, and a requested pause parks the thread (after it has read its own
+//! registers) until the gate is lowered. A write to the dump port raises the gate from the
+//! vCPU thread itself, which then parks at once, and asks the main thread for the dump.
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -51,11 +58,15 @@ use kvm_ioctls::{VcpuExit, VcpuFd};
 use libc::{c_int, siginfo_t};
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
-use super::regs::{apply_entry_sregs, default_fpu, entry_regs, format_registers, summarize};
+use super::pause::PauseGate;
+use super::regs::{
+    apply_entry_sregs, cpu_regs, default_fpu, entry_regs, format_registers, summarize,
+};
 use super::{ioctl_err, KvmError};
 use crate::boot::regs::EntryState;
 use crate::bus::{Bus, IoBuses, WriteOutcome};
-use crate::outcome::VmEnd;
+use crate::inspect::model::VcpuDump;
+use crate::outcome::{VmEnd, VmEvent};
 
 /// Offset from `SIGRTMIN` of the signal that kicks vCPU threads out of `KVM_RUN`.
 pub const KICK_SIGNAL_OFFSET: c_int = 0;
@@ -160,6 +171,8 @@ pub enum ExitAction {
     Continue,
     /// The guest wrote its exit status.
     GuestExit(u32),
+    /// The guest asked for a dump (dump port) with this request id.
+    DumpRequest(u32),
     /// The guest crashed.
     Crash(CrashKind),
 }
@@ -217,6 +230,7 @@ fn bus_write(bus: &Bus, is_pio: bool, addr: u64, data: &[u8], stats: &mut ExitSt
     match bus.write(addr, data) {
         Some(WriteOutcome::Continue) => ExitAction::Continue,
         Some(WriteOutcome::ExitVm { status }) => ExitAction::GuestExit(status),
+        Some(WriteOutcome::DumpRequest { id }) => ExitAction::DumpRequest(id),
         None => {
             stats.unhandled(bus, is_pio, true, addr, data);
             ExitAction::Continue
@@ -280,14 +294,20 @@ impl Vcpu {
         Ok(())
     }
 
-    /// Starts the vCPU's thread. The first VM-ending event it sees is sent on `ends`.
-    pub fn start(self, buses: Arc<IoBuses>, ends: Sender<VmEnd>) -> io::Result<VcpuHandle> {
+    /// Starts the vCPU's thread. The first VM-ending event it sees, and its dump requests, are
+    /// sent on `events`; it parks whenever `gate` asks.
+    pub fn start(
+        self,
+        buses: Arc<IoBuses>,
+        events: Sender<VmEvent>,
+        gate: Arc<PauseGate>,
+    ) -> io::Result<VcpuHandle> {
         let id = self.id;
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = stop.clone();
         let thread = thread::Builder::new()
             .name(format!("vcpu{id}"))
-            .spawn(move || self.run(&buses, &thread_stop, &ends))?;
+            .spawn(move || self.run(&buses, &thread_stop, &events, &gate))?;
         Ok(VcpuHandle {
             id,
             stop,
@@ -295,13 +315,23 @@ impl Vcpu {
         })
     }
 
-    fn run(mut self, buses: &IoBuses, stop: &AtomicBool, ends: &Sender<VmEnd>) -> VcpuReport {
+    fn run(
+        mut self,
+        buses: &IoBuses,
+        stop: &AtomicBool,
+        ends: &Sender<VmEvent>,
+        gate: &PauseGate,
+    ) -> VcpuReport {
         let flag: *mut u8 = &mut self.fd.get_kvm_run().immediate_exit;
         let _guard = ImmediateExitGuard::set(flag);
         let mut stats = ExitStats::default();
         loop {
             if stop.load(Ordering::SeqCst) {
                 break;
+            }
+            if gate.requested() {
+                gate.park(self.id, stop, || self.snapshot("running"));
+                continue;
             }
             let action = match self.fd.run() {
                 Ok(exit) => handle_exit(exit, buses, &mut stats),
@@ -310,19 +340,31 @@ impl Vcpu {
                     continue;
                 }
                 Err(e) => {
-                    let _ = ends.send(VmEnd::HostError {
-                        what: format!("KVM_RUN failed on vCPU {}: {e}", self.id),
-                    });
+                    let _ = ends.send(
+                        VmEnd::HostError {
+                            what: format!("KVM_RUN failed on vCPU {}: {e}", self.id),
+                        }
+                        .into(),
+                    );
                     break;
                 }
             };
             match action {
                 ExitAction::Continue => {}
+                ExitAction::DumpRequest(id) => {
+                    // Park before the guest runs on, until this request is served; the main
+                    // thread pauses the others.
+                    gate.hold(self.id);
+                    let _ = ends.send(VmEvent::DumpRequest { vcpu: self.id, id });
+                }
                 ExitAction::GuestExit(status) => {
-                    let _ = ends.send(VmEnd::GuestExit {
-                        status,
-                        vcpu: self.id,
-                    });
+                    let _ = ends.send(
+                        VmEnd::GuestExit {
+                            status,
+                            vcpu: self.id,
+                        }
+                        .into(),
+                    );
                     break;
                 }
                 ExitAction::Crash(kind) => {
@@ -330,11 +372,14 @@ impl Vcpu {
                     if kind == CrashKind::InternalError {
                         reason.push_str(&self.internal_error_details());
                     }
-                    let _ = ends.send(VmEnd::GuestCrash {
-                        vcpu: self.id,
-                        reason,
-                        registers: self.registers(),
-                    });
+                    let _ = ends.send(
+                        VmEnd::GuestCrash {
+                            vcpu: self.id,
+                            reason,
+                            registers: self.registers(),
+                        }
+                        .into(),
+                    );
                     break;
                 }
             }
@@ -350,6 +395,31 @@ impl Vcpu {
         }
         VcpuReport {
             summary: self.summary(),
+            dump: self.snapshot("ended"),
+        }
+    }
+
+    /// The vCPU's state for a dump: its MP state and registers. `running` names the state of
+    /// a runnable vCPU (`"running"` when parked, `"ended"` once its thread stops).
+    fn snapshot(&self, running: &str) -> VcpuDump {
+        let mp = self.fd.get_mp_state().ok().map(|s| s.mp_state);
+        let state = match mp {
+            Some(kvm_bindings::KVM_MP_STATE_RUNNABLE) => running.to_string(),
+            Some(kvm_bindings::KVM_MP_STATE_HALTED) => "halted".into(),
+            Some(
+                kvm_bindings::KVM_MP_STATE_UNINITIALIZED | kvm_bindings::KVM_MP_STATE_INIT_RECEIVED,
+            ) => "wait_for_sipi".into(),
+            Some(_) | None => "unknown".into(),
+        };
+        let regs = match (self.fd.get_regs(), self.fd.get_sregs()) {
+            (Ok(r), Ok(s)) => Some(cpu_regs(&r, &s)),
+            _ => None,
+        };
+        VcpuDump {
+            id: self.id,
+            state,
+            mp_state: mp,
+            regs,
         }
     }
 
@@ -415,10 +485,12 @@ pub fn patch_cpuid(cpuid: &mut CpuId, apic_id: u8) {
 }
 
 /// What a vCPU thread leaves behind.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VcpuReport {
     /// Where the vCPU was when it stopped.
     pub summary: String,
+    /// Its state for a dump.
+    pub dump: VcpuDump,
 }
 
 /// The main thread's handle on a running vCPU thread.
@@ -430,6 +502,27 @@ pub struct VcpuHandle {
 }
 
 impl VcpuHandle {
+    /// The vCPU's id.
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+
+    /// Whether its thread still runs.
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Forces the vCPU out of `KVM_RUN` without asking it to stop (for a pause).
+    pub fn nudge(&self) {
+        if let Some(t) = &self.thread {
+            if !t.is_finished() {
+                if let Err(e) = t.kill(kick_signal()) {
+                    log::debug!("cannot kick vCPU {}: {e}", self.id);
+                }
+            }
+        }
+    }
+
     /// Asks the vCPU to stop and forces it out of `KVM_RUN`.
     pub fn kick(&self) {
         self.stop.store(true, Ordering::SeqCst);

@@ -1,0 +1,770 @@
+//! Inspection: the table the VMM reads to show this kernel's CPUs, processes and LWPs.
+//!
+//! The layout is `shared_abi::inspect` (read its overview first). This module is the writing
+//! side:
+//!
+//! - the **header** is a `static` with a constant initialiser ([`initial_header`]), so it is
+//!   valid in the image file itself; an ELF note (`.note.lwpvm`, emitted below) carries its
+//!   physical address, which is how the VMM finds it, even after a crash and without asking
+//!   this kernel anything. [`init`] marks the kernel running and publishes the CPU records;
+//! - **records** live in 4 KiB chunks reached through directory pages: first from a small
+//!   pool in `.bss` (zero at boot, so nothing is cleared), then from the page source memory
+//!   management registers ([`set_page_source`]). A chunk is never moved or freed, so a record
+//!   keeps its address for the kernel's lifetime;
+//! - every record write follows the **seqcount** protocol ([`write_seq`]): counter to odd,
+//!   fields, counter to even with release ordering. Writers need no lock of ours; they must
+//!   exclude each other on the same record: a CPU record is written by its own CPU with
+//!   interrupts disabled (the scheduler and interrupt handlers already run so), a process or
+//!   LWP record under the lock that covers that process or LWP;
+//! - **slot allocation** ([`alloc_proc`], [`alloc_lwp`], and their `free`) takes the table
+//!   lock (a spin lock; it may grow a table, so it must not be called with interrupts disabled
+//!   on the hot path) and keeps free slots on an intrusive list threaded through the free
+//!   records' `reserved[0]` (the VMM skips free records), so nothing is allocated to free;
+//! - **dump requests** ([`dump_request`], and [`sys_lwpvm_dump`] for `SYS_LWPVM_DUMP`) write
+//!   the dump port; the VMM pauses every CPU, dumps and resumes before the `out` completes;
+//! - the **host-signal mailbox** ([`take_host_signal`], [`ack_host_signal`]) is read by the
+//!   handler of GSI `HOST_SIGNAL_GSI`, which the signal subsystem will install; until then
+//!   `FEATURE_HOST_SIGNAL` stays clear and the VMM refuses to post;
+//! - the **panic path** records its message ([`note_panic`]) so that a dump on panic says why;
+//! - [`selftest`] (`lwpvm.inspect_selftest=N`) publishes a made-up process with `N` LWPs and
+//!   asks for dumps, so the writing side is tested end to end before real processes exist.
+//!
+//! Cost: an update is a handful of stores (ring 0 is interpreted on the development machines'
+//! KVM: no loops, no formatting, no zeroing on update paths). Nothing here allocates from the
+//! heap or sleeps.
+//!
+//! `unsafe` is allowed in this module only to write the memory the VMM reads (the header,
+//! directory pages and records) and for the dump port's `in`/`out`; each block says why it
+//! is sound.
+
+#![allow(unsafe_code)]
+
+pub mod selftest;
+
+use core::arch::{asm, global_asm};
+use core::cell::UnsafeCell;
+use core::fmt::Write as _;
+use core::mem::offset_of;
+use core::panic::PanicInfo;
+use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
+
+use shared_abi::current::inspect::{
+    initial_header, slot_position, CpuRecord, InspectHeader, LwpRecord, ProcRecord, Record,
+    TableDesc, APIC_ID_UNKNOWN, CHUNK_SIZE, CPUF_BSP, CPUF_ONLINE, FEATURE_CPUS, FEATURE_DUMP_PORT,
+    FEATURE_HOST_SIGNAL, FEATURE_PROCS, HEADER_SIZE, KSTATE_PANICKED, KSTATE_RUNNING, NONE_I32,
+    NT_LWPVM_INSPECT, PANIC_MSG_LEN, SLOT_FREE, SLOT_LIVE,
+};
+use shared_abi::current::lwp::LSIDL;
+use shared_abi::current::ports::{DUMP_NOT_SERVED, DUMP_PORT};
+use shared_abi::current::{errno, ABI_VERSION};
+use spin::Mutex;
+
+use crate::arch::layout::KERNEL_BASE;
+use crate::arch::phys::{phys_to_virt, virt_to_phys};
+
+/// Pages of the boot pool (directories and the first chunks): 3 for 64 CPUs, a directory
+/// each for processes and LWPs, the rest for process and LWP chunks until memory management
+/// registers a page source.
+const POOL_PAGES: usize = 16;
+/// Most CPUs the CPU table holds (two chunks of 32).
+pub const MAX_CPUS: u32 = 64;
+/// End of a free list.
+const NO_SLOT: u32 = u32::MAX;
+
+// ---------------------------------------------------------------------------------------------
+// The header and its ELF note.
+// ---------------------------------------------------------------------------------------------
+
+#[repr(C, align(4096))]
+struct HeaderPage(UnsafeCell<InspectHeader>);
+
+// SAFETY: the header is only written through `write_header` (under `TABLES`' lock, or by the
+// single panicking CPU) and read by the VMM from outside; Rust code takes no references that
+// outlive one update.
+unsafe impl Sync for HeaderPage {}
+
+/// The header, valid from the image file on (magic, version, sizes); the ELF note below
+/// points at it.
+static HEADER: HeaderPage = HeaderPage(UnsafeCell::new(initial_header()));
+
+const _: () = assert!(HEADER_SIZE <= CHUNK_SIZE);
+
+// The note the VMM reads at load time (shared_abi::inspect::InspectNote): name "lwpvm",
+// type NT_LWPVM_INSPECT, desc = { header physical address, ABI version, header size }.
+global_asm!(
+    r#"
+    .pushsection .note.lwpvm, "a", @note
+    .balign 4
+    .long 6
+    .long 16
+    .long {note_type}
+    .asciz "lwpvm"
+    .balign 4
+    .quad {header} + {phys_adj}
+    .long {abi}
+    .long {size}
+    .balign 4
+    .popsection
+    "#,
+    note_type = const NT_LWPVM_INSPECT,
+    header = sym HEADER,
+    phys_adj = const 0u64.wrapping_sub(KERNEL_BASE),
+    abi = const ABI_VERSION,
+    size = const HEADER_SIZE,
+);
+
+/// Updates the header under its sequence counter. The caller excludes other header writers
+/// (the `TABLES` lock, or being the one panicking CPU).
+fn write_header(f: impl FnOnce(&mut InspectHeader)) {
+    let p = HEADER.0.get();
+    // SAFETY: `p` points to the live static header; `seq` is a u32 at a 4-aligned offset.
+    // Exclusion of other writers is the caller's contract; the VMM only reads.
+    unsafe { write_seq(p, offset_of!(InspectHeader, seq), f) }
+}
+
+/// A copy of one header field group (reads race only with our own writers, who hold the lock
+/// we hold, or with nobody).
+fn read_header<T>(f: impl FnOnce(&InspectHeader) -> T) -> T {
+    // SAFETY: plain reads of the static header; concurrent writers are excluded by the
+    // caller (same contract as `write_header`).
+    f(unsafe { &*HEADER.0.get() })
+}
+
+/// The seqcount write protocol on the record at `p` whose counter is at byte `seq_offset`.
+///
+/// # Safety
+///
+/// `p` must point to a live record in memory that stays mapped, the counter must be a 4-byte
+/// aligned u32 inside it, and no other writer may update the same record concurrently.
+unsafe fn write_seq<R>(p: *mut R, seq_offset: usize, f: impl FnOnce(&mut R)) {
+    let seq_ptr = p.cast::<u8>().wrapping_add(seq_offset).cast::<u32>();
+    // SAFETY: the caller guarantees `seq_ptr` is an aligned u32 in live memory; the atomic
+    // view lasts for this statement only, so it never overlaps the `&mut R` below.
+    let s = unsafe { AtomicU32::from_ptr(seq_ptr) }.load(Ordering::Relaxed);
+    // SAFETY: as above.
+    unsafe { AtomicU32::from_ptr(seq_ptr) }.store(s.wrapping_add(1) | 1, Ordering::Relaxed);
+    fence(Ordering::Release);
+    // SAFETY: the caller guarantees exclusive writing; the VMM is an outside reader.
+    f(unsafe { &mut *p });
+    // SAFETY: as for the first store. Release: the fields are visible before the even value.
+    unsafe { AtomicU32::from_ptr(seq_ptr) }
+        .store((s.wrapping_add(1) | 1).wrapping_add(1), Ordering::Release);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages: the boot pool, then the page source.
+// ---------------------------------------------------------------------------------------------
+
+#[repr(C, align(4096))]
+struct Pool(UnsafeCell<[[u8; CHUNK_SIZE]; POOL_PAGES]>);
+
+// SAFETY: pool pages are handed out once each (under `TABLES`' lock) and then only written
+// through `write_seq` / directory-entry stores under the same lock.
+unsafe impl Sync for Pool {}
+
+static POOL: Pool = Pool(UnsafeCell::new([[0; CHUNK_SIZE]; POOL_PAGES]));
+
+/// A zeroed 4 KiB page in the direct map, handed to inspection for good.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Its physical address (4 KiB aligned, below the direct map's end).
+    pub phys: u64,
+}
+
+/// Where pages come from once the boot pool is used up: memory management registers a
+/// function returning zeroed, direct-mapped pages that are never given back.
+static PAGE_SOURCE: spin::Once<fn() -> Option<Page>> = spin::Once::new();
+
+/// Registers the page source (once; later calls are ignored).
+pub fn set_page_source(source: fn() -> Option<Page>) {
+    PAGE_SOURCE.call_once(|| source);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Procs,
+    Lwps,
+}
+
+struct Tables {
+    /// Next unused boot-pool page.
+    pool_next: usize,
+    /// Free-list heads.
+    free_procs: u32,
+    free_lwps: u32,
+}
+
+static TABLES: Mutex<Tables> = Mutex::new(Tables {
+    pool_next: 0,
+    free_procs: NO_SLOT,
+    free_lwps: NO_SLOT,
+});
+
+impl Tables {
+    fn page(&mut self) -> Option<Page> {
+        if self.pool_next < POOL_PAGES {
+            let i = self.pool_next;
+            self.pool_next += 1;
+            let virt = POOL.0.get().cast::<[u8; CHUNK_SIZE]>().wrapping_add(i) as u64;
+            return virt_to_phys(virt).map(|phys| Page { phys });
+        }
+        PAGE_SOURCE.get().and_then(|source| source())
+    }
+}
+
+fn desc_of(h: &mut InspectHeader, kind: Kind) -> &mut TableDesc {
+    match kind {
+        Kind::Procs => &mut h.procs,
+        Kind::Lwps => &mut h.lwps,
+    }
+}
+
+/// The kernel-virtual address of slot `slot` of a table, if its chunk is published.
+fn slot_ptr(desc: &TableDesc, slot: u32) -> Option<*mut u8> {
+    let (di, ci, ri) = slot_position(slot as usize, desc.per_chunk as usize)?;
+    if slot / desc.per_chunk >= desc.nchunks {
+        return None;
+    }
+    let dir = phys_to_virt(*desc.dir.get(di)?)? as *const u64;
+    // SAFETY: `dir` is a directory page this module published (page-aligned, 512 entries,
+    // `ci` < 512); entries below `nchunks` were written before `nchunks` was raised.
+    let chunk = unsafe { dir.add(ci).read_volatile() };
+    let base = phys_to_virt(chunk)?;
+    Some((base + u64::from(desc.record_size) * ri as u64) as *mut u8)
+}
+
+/// Adds a chunk to `kind`'s table (and a directory page if needed). Called with the lock.
+fn grow(t: &mut Tables, kind: Kind) -> bool {
+    let (n, di, has_dir) = read_header(|h| {
+        let d = match kind {
+            Kind::Procs => &h.procs,
+            Kind::Lwps => &h.lwps,
+        };
+        let n = d.nchunks as usize;
+        let di = n / shared_abi::current::inspect::CHUNKS_PER_DIR;
+        (n, di, d.dir.get(di).is_some_and(|&p| p != 0))
+    });
+    if n >= shared_abi::current::inspect::MAX_CHUNKS {
+        return false;
+    }
+    if !has_dir {
+        let Some(dir) = t.page() else { return false };
+        write_header(|h| desc_of(h, kind).dir[di] = dir.phys);
+    }
+    let Some(chunk) = t.page() else { return false };
+    let dir_phys = read_header(|h| match kind {
+        Kind::Procs => h.procs.dir[di],
+        Kind::Lwps => h.lwps.dir[di],
+    });
+    let Some(dir) = phys_to_virt(dir_phys) else {
+        return false;
+    };
+    let ci = n % shared_abi::current::inspect::CHUNKS_PER_DIR;
+    // SAFETY: `dir` is our zeroed, direct-mapped directory page; entry `ci` < 512 is not yet
+    // published (it is at index `nchunks`), so the VMM does not read it before the release
+    // in `write_header` below.
+    unsafe { (dir as *mut u64).add(ci).write_volatile(chunk.phys) };
+    write_header(|h| desc_of(h, kind).nchunks += 1);
+    true
+}
+
+/// Takes a slot of `kind`: from the free list, else the next never-used slot (growing the
+/// table). Returns the slot, its record's address, and whether it was used before.
+fn alloc_slot(kind: Kind) -> Option<(u32, *mut u8, bool)> {
+    let mut t = TABLES.lock();
+    let head = match kind {
+        Kind::Procs => t.free_procs,
+        Kind::Lwps => t.free_lwps,
+    };
+    let next_off = match kind {
+        Kind::Procs => offset_of!(ProcRecord, reserved),
+        Kind::Lwps => offset_of!(LwpRecord, reserved),
+    };
+    if head != NO_SLOT {
+        let p = read_header(|h| slot_ptr(desc_of_ref(h, kind), head))?;
+        // SAFETY: a free record of ours; `reserved[0]` holds the next free slot (written by
+        // `free_slot` under this lock).
+        let next = unsafe { p.add(next_off).cast::<u64>().read_volatile() } as u32;
+        match kind {
+            Kind::Procs => t.free_procs = next,
+            Kind::Lwps => t.free_lwps = next,
+        }
+        write_header(|h| desc_of(h, kind).live += 1);
+        return Some((head, p, true));
+    }
+    let (slot, capacity) = read_header(|h| {
+        let d = desc_of_ref(h, kind);
+        (d.high_water, d.nchunks * d.per_chunk)
+    });
+    if slot >= capacity && !grow(&mut t, kind) {
+        write_header(|h| h.dropped = h.dropped.saturating_add(1));
+        return None;
+    }
+    let p = read_header(|h| slot_ptr(desc_of_ref(h, kind), slot))?;
+    write_header(|h| {
+        let d = desc_of(h, kind);
+        d.high_water = slot + 1;
+        d.live += 1;
+    });
+    Some((slot, p, false))
+}
+
+fn desc_of_ref(h: &InspectHeader, kind: Kind) -> &TableDesc {
+    match kind {
+        Kind::Procs => &h.procs,
+        Kind::Lwps => &h.lwps,
+    }
+}
+
+/// Marks `slot` free and puts it on the free list.
+fn free_slot(kind: Kind, slot: u32, p: *mut u8) {
+    let mut t = TABLES.lock();
+    let head = match kind {
+        Kind::Procs => t.free_procs,
+        Kind::Lwps => t.free_lwps,
+    };
+    match kind {
+        Kind::Procs => {
+            // SAFETY: `p` is this slot's live record (from `alloc_slot`); the caller gives up
+            // its handle, so nobody else writes it.
+            unsafe {
+                write_seq(p.cast::<ProcRecord>(), 0, |r| {
+                    r.live = SLOT_FREE;
+                    r.reserved[0] = u64::from(head);
+                })
+            };
+            t.free_procs = slot;
+        }
+        Kind::Lwps => {
+            // SAFETY: as above.
+            unsafe {
+                write_seq(p.cast::<LwpRecord>(), 0, |r| {
+                    r.live = SLOT_FREE;
+                    r.reserved[0] = u64::from(head);
+                })
+            };
+            t.free_lwps = slot;
+        }
+    }
+    write_header(|h| desc_of(h, kind).live -= 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process and LWP records.
+// ---------------------------------------------------------------------------------------------
+
+/// A process's record. Dropping it does not free the slot: call [`free_proc`].
+#[derive(Debug)]
+pub struct ProcSlot {
+    slot: u32,
+    rec: *mut ProcRecord,
+}
+
+// SAFETY: the handle is the unique right to write its record; the owning process's lock
+// serialises its use across CPUs.
+unsafe impl Send for ProcSlot {}
+
+#[allow(dead_code)] // the process and LWP subsystems will call these
+impl ProcSlot {
+    /// The table slot.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// Updates the record (seqcount protocol). The caller holds the process's lock.
+    pub fn update(&self, f: impl FnOnce(&mut ProcRecord)) {
+        // SAFETY: `rec` is our live record (chunks are never freed); exclusive writing is
+        // this handle's contract.
+        unsafe { write_seq(self.rec, 0, f) }
+    }
+}
+
+/// An LWP's record. Dropping it does not free the slot: call [`free_lwp`].
+#[derive(Debug)]
+pub struct LwpSlot {
+    slot: u32,
+    rec: *mut LwpRecord,
+}
+
+// SAFETY: as for `ProcSlot`, with the LWP's lock.
+unsafe impl Send for LwpSlot {}
+
+#[allow(dead_code)] // the LWP subsystem will call these
+impl LwpSlot {
+    /// The table slot.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// Updates the record (seqcount protocol). The caller holds the LWP's lock (or is the
+    /// LWP itself on its own CPU with interrupts disabled).
+    pub fn update(&self, f: impl FnOnce(&mut LwpRecord)) {
+        // SAFETY: as for `ProcSlot::update`.
+        unsafe { write_seq(self.rec, 0, f) }
+    }
+}
+
+/// A record for process `pid` (state `SIDL`), or `None` when no page is left (counted in
+/// the header's `dropped`; the process runs unpublished). Every scalar field is reset; the
+/// dispositions are zeroed only if the slot was used before (fresh pages are zero). The
+/// creator fills in the rest (fork copies the parent's dispositions).
+#[allow(dead_code)] // the process subsystem will call this
+pub fn alloc_proc(pid: i32) -> Option<ProcSlot> {
+    let (slot, p, reused) = alloc_slot(Kind::Procs)?;
+    let s = ProcSlot {
+        slot,
+        rec: p.cast(),
+    };
+    s.update(|r| {
+        r.live = SLOT_LIVE;
+        r.pid = pid;
+        r.ppid = 0;
+        r.pgid = pid;
+        r.sid = pid;
+        r.state = shared_abi::current::inspect::ProcState::Idle as u32;
+        r.flags = 0;
+        r.exit_status = 0;
+        r.nlwps = 0;
+        r.nrlwps = 0;
+        r.nzlwps = 0;
+        r.ndlwps = 0;
+        r.nlwpwait = 0;
+        r.pending = 0;
+        r.queue.count = 0;
+        r.queue.shown = 0;
+        r.lwpctl_area = 0;
+        r.cr3 = 0;
+        r.name = [0; 16];
+        r.stop_signal = 0;
+        r.signals_received = 0;
+        r.reserved[0] = 0;
+        if reused {
+            for a in &mut r.actions {
+                *a = Record::ZERO;
+            }
+        }
+    });
+    Some(s)
+}
+
+/// Frees a process record (when the process is collected).
+#[allow(dead_code)]
+pub fn free_proc(s: ProcSlot) {
+    free_slot(Kind::Procs, s.slot, s.rec.cast());
+}
+
+/// A record for LWP `lid` of process `pid` (state `LSIDL`, no CPU, no system call), or
+/// `None` when no page is left (counted in `dropped`).
+#[allow(dead_code)] // the LWP subsystem will call this
+pub fn alloc_lwp(pid: i32, lid: i32) -> Option<LwpSlot> {
+    let (slot, p, _) = alloc_slot(Kind::Lwps)?;
+    let s = LwpSlot {
+        slot,
+        rec: p.cast(),
+    };
+    s.update(|r| {
+        r.live = SLOT_LIVE;
+        r.pid = pid;
+        r.lid = lid;
+        r.state = LSIDL;
+        r.flags = 0;
+        r.cpu = NONE_I32;
+        r.syscall = NONE_I32;
+        r.sigmask = 0;
+        r.pending = 0;
+        r.queue.count = 0;
+        r.queue.shown = 0;
+        r.saved_sigmask = 0;
+        r.wchan = 0;
+        r.wmesg = [0; 16];
+        r.lwpctl = 0;
+        r.lpmap = 0;
+        r.sigfastblock = 0;
+        r.regs_valid = 0;
+        r.switches = 0;
+        r.signals_delivered = 0;
+        r.syscalls = 0;
+        r.altstack_sp = 0;
+        r.altstack_size = 0;
+        r.altstack_flags = 0;
+        r.reserved[0] = 0;
+    });
+    Some(s)
+}
+
+/// Frees an LWP record (when the LWP is collected).
+#[allow(dead_code)]
+pub fn free_lwp(s: LwpSlot) {
+    free_slot(Kind::Lwps, s.slot, s.rec.cast());
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU records.
+// ---------------------------------------------------------------------------------------------
+
+/// A CPU's record.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSlot {
+    rec: *mut CpuRecord,
+}
+
+impl CpuSlot {
+    /// Updates the record (seqcount protocol). Only CPU `cpu_id` itself calls this, with
+    /// interrupts disabled.
+    pub fn update(&self, f: impl FnOnce(&mut CpuRecord)) {
+        // SAFETY: `rec` is a published CPU record (never freed); the per-CPU, interrupts-off
+        // rule makes this the only writer.
+        unsafe { write_seq(self.rec, 0, f) }
+    }
+}
+
+/// The CPU records' addresses, set once by [`init`] (so that the hot path reads one pointer
+/// and never the header, which other CPUs may be updating).
+static CPU_RECS: [AtomicPtr<CpuRecord>; MAX_CPUS as usize] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS as usize];
+
+/// The record of CPU `cpu_id`, if published.
+pub fn cpu(cpu_id: u32) -> Option<CpuSlot> {
+    let p = CPU_RECS.get(cpu_id as usize)?.load(Ordering::Acquire);
+    (!p.is_null()).then_some(CpuSlot { rec: p })
+}
+
+/// Marks CPU `cpu_id` online with its APIC id (SMP bring-up, on that CPU).
+#[allow(dead_code)]
+pub fn cpu_online(cpu_id: u32, apic_id: u32) {
+    if let Some(c) = cpu(cpu_id) {
+        c.update(|r| {
+            r.apic_id = apic_id;
+            r.flags |= CPUF_ONLINE;
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Boot.
+// ---------------------------------------------------------------------------------------------
+
+/// Publishes the table: kernel running, `boot_generation`, `ncpus` CPU records (the boot CPU
+/// online with `bsp_apic_id`, the others offline until they start). Call once, on the boot
+/// CPU, after the heap and the CPU count, before other CPUs start.
+pub fn init(ncpus: u32, boot_generation: u64, bsp_apic_id: u32) {
+    let mut t = TABLES.lock();
+    let published = ncpus.min(MAX_CPUS);
+    let per_chunk = read_header(|h| h.cpus.per_chunk);
+    let chunks = published.div_ceil(per_chunk);
+    let Some(dir) = t.page() else { return };
+    write_header(|h| h.cpus.dir[0] = dir.phys);
+    let Some(dir_virt) = phys_to_virt(dir.phys) else {
+        return;
+    };
+    for c in 0..chunks {
+        let Some(chunk) = t.page() else { break };
+        // SAFETY: our zeroed directory page; entry `c` is published by the `nchunks` store
+        // below, after this write.
+        unsafe {
+            (dir_virt as *mut u64)
+                .add(c as usize)
+                .write_volatile(chunk.phys)
+        };
+        write_header(|h| h.cpus.nchunks += 1);
+    }
+    drop(t);
+    for id in 0..published {
+        let Some(c) = read_header(|h| slot_ptr(&h.cpus, id)) else {
+            break;
+        };
+        // (Single-threaded boot: no other CPU writes the header yet.)
+        let bsp = id == 0;
+        CPU_RECS[id as usize].store(c.cast(), Ordering::Release);
+        CpuSlot { rec: c.cast() }.update(|r| {
+            r.live = SLOT_LIVE;
+            r.cpu_id = id;
+            r.apic_id = if bsp { bsp_apic_id } else { APIC_ID_UNKNOWN };
+            r.flags = if bsp { CPUF_ONLINE | CPUF_BSP } else { 0 };
+        });
+    }
+    let _t = TABLES.lock();
+    write_header(|h| {
+        // Mix the TSC so that two boots with close TSCs still differ in many bits.
+        h.boot_generation = boot_generation.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        h.ncpus = ncpus;
+        h.cpus.high_water = published;
+        h.cpus.live = published;
+        h.dropped = h.dropped.saturating_add(ncpus - published);
+        h.features = FEATURE_CPUS | FEATURE_DUMP_PORT;
+        h.kernel_state = KSTATE_RUNNING;
+    });
+}
+
+/// Announces that process and LWP records are maintained (the LWP subsystem calls this once
+/// it publishes every process and LWP).
+#[allow(dead_code)]
+pub fn enable_procs() {
+    let _t = TABLES.lock();
+    write_header(|h| h.features |= FEATURE_PROCS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dump requests.
+// ---------------------------------------------------------------------------------------------
+
+/// The last dump request id handed out.
+static NEXT_DUMP_ID: AtomicU32 = AtomicU32::new(0);
+
+/// Asks the VMM for a dump; `id` identifies the request in the dump (0 and `u32::MAX` are
+/// replaced by the next id). Returns whether the VMM served it. Costs two port exits.
+pub fn dump_request(id: u32) -> bool {
+    let id = match id {
+        0 | DUMP_NOT_SERVED => loop {
+            let n = NEXT_DUMP_ID.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if n != 0 && n != DUMP_NOT_SERVED {
+                break n;
+            }
+        },
+        n => n,
+    };
+    {
+        let _t = TABLES.lock();
+        write_header(|h| {
+            h.dump_requests = h.dump_requests.wrapping_add(1);
+            h.last_dump_id = id;
+        });
+    }
+    let served: u32;
+    // SAFETY: port I/O on the dump port touches no Rust-visible memory. Deliberately not
+    // `nomem`: the VMM reads guest memory during the `out`, so every earlier store (the
+    // records) must be emitted before it.
+    unsafe {
+        asm!("out dx, eax", in("dx") DUMP_PORT, in("eax") id, options(nostack, preserves_flags));
+        asm!("in eax, dx", out("eax") served, in("dx") DUMP_PORT, options(nostack, preserves_flags));
+    }
+    served == id
+}
+
+/// `SYS_LWPVM_DUMP(what, arg)`: `what == 0` asks for a dump of everything (`arg` = request id,
+/// 0 for the next one). Returns 0 when the VMM dumped, `-ENODEV` when no VMM serves dump
+/// requests (QEMU, or a VMM run without `--dump-on request`), `-EINVAL` for other `what`.
+#[allow(dead_code)] // the system-call table will call this
+pub fn sys_lwpvm_dump(what: usize, arg: usize) -> isize {
+    if what != 0 {
+        return -(errno::EINVAL as isize);
+    }
+    let Ok(id) = u32::try_from(arg) else {
+        return -(errno::EINVAL as isize);
+    };
+    if dump_request(id) {
+        0
+    } else {
+        -(errno::ENODEV as isize)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host-posted signals.
+// ---------------------------------------------------------------------------------------------
+
+/// A signal the host posted in the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)]
+pub struct HostSignal {
+    /// The mailbox request number (pass it to [`ack_host_signal`]).
+    pub req: u32,
+    /// Target process.
+    pub pid: i32,
+    /// Signal number.
+    pub signo: i32,
+    /// `SI_KERNEL` or `SI_QUEUE`.
+    pub code: i32,
+    /// `si_value`.
+    pub value: u64,
+}
+
+/// Announces that the kernel handles the host-signal mailbox (GSI `HOST_SIGNAL_GSI` is routed
+/// and its handler calls [`take_host_signal`]).
+#[allow(dead_code)]
+pub fn enable_host_signals() {
+    let _t = TABLES.lock();
+    write_header(|h| h.features |= FEATURE_HOST_SIGNAL);
+}
+
+/// The pending host signal, if the VMM posted one not yet acknowledged.
+#[allow(dead_code)]
+pub fn take_host_signal() -> Option<HostSignal> {
+    let _t = TABLES.lock();
+    let base = HEADER
+        .0
+        .get()
+        .cast::<u8>()
+        .wrapping_add(offset_of!(InspectHeader, mailbox));
+    // SAFETY: `req` is an aligned u32 of the static header that the VMM writes last; the
+    // acquire load orders the field reads after it.
+    let req = unsafe { AtomicU32::from_ptr(base.cast::<u32>()) }.load(Ordering::Acquire);
+    read_header(|h| {
+        let m = h.mailbox;
+        (req != m.ack).then_some(HostSignal {
+            req,
+            pid: m.pid,
+            signo: m.signo,
+            code: m.code,
+            value: m.value,
+        })
+    })
+}
+
+/// Acknowledges mailbox request `req` with `result` (0 or `-errno`).
+#[allow(dead_code)]
+pub fn ack_host_signal(req: u32, result: i32) {
+    let _t = TABLES.lock();
+    write_header(|h| {
+        h.mailbox.result = result;
+        h.mailbox.ack = req;
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panic.
+// ---------------------------------------------------------------------------------------------
+
+/// A fixed buffer `core::fmt` can write into (truncating).
+struct MsgBuf {
+    buf: [u8; PANIC_MSG_LEN],
+    len: usize,
+}
+
+impl core::fmt::Write for MsgBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len() - self.len;
+        let mut n = s.len().min(room);
+        while n > 0 && !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Records a panic in the header (kernel state `PANICKED`, CPU, message and location), for a
+/// dump taken when the VMM sees the panic status. Never blocks: if another CPU holds the table
+/// lock it writes anyway (the panicking CPU is the last writer that matters).
+pub fn note_panic(cpu_id: u32, info: &PanicInfo<'_>) {
+    let mut m = MsgBuf {
+        buf: [0; PANIC_MSG_LEN],
+        len: 0,
+    };
+    let _ = write!(m, "{}", info.message());
+    if let Some(loc) = info.location() {
+        let _ = write!(m, " at {}:{}", loc.file(), loc.line());
+    }
+    let _guard = TABLES.try_lock();
+    write_header(|h| {
+        h.kernel_state = KSTATE_PANICKED;
+        h.panic_cpu = cpu_id;
+        h.panic_len = m.len as u32;
+        h.panic_msg = m.buf;
+    });
+}
