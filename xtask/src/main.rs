@@ -7,8 +7,9 @@
 //!   initrd, the VMM; checks the ring-0 image for instructions that kill this machine's KVM.
 //! - `cargo xtask run`: builds everything and boots the default guest in our VMM.
 //! - `cargo xtask qemu`: the same image under `qemu-system-x86_64 -M microvm`.
-//! - `cargo xtask test`: every check and test: format, clippy, host unit tests, and the
-//!   integration tests that boot the guest in our VMM and under QEMU.
+//! - `cargo xtask test`: every check and test: format, clippy, host unit tests, the
+//!   integration tests that boot the guest in our VMM and under QEMU, and the unit tests of
+//!   the kernel's pure logic (`guest/kcore`) on the host.
 //! - `cargo xtask bench`: benchmarks (never run by `test`).
 
 mod bench;
@@ -150,6 +151,20 @@ fn real_main() -> Result<ExitCode> {
                 cmd.args(["--", &f]);
             }
             status(cmd, "cargo test")?;
+            // The kernel's pure logic (guest/kcore) is no_std but unit-tested on the host;
+            // its ELF tests also load the ring-3 programs just built.
+            let mut cmd = cargo();
+            cmd.current_dir(root().join("guest")).args([
+                "test",
+                "-p",
+                "lwpvm-kcore",
+                "--target",
+                HOST_TARGET,
+            ]);
+            if let Some(dir) = art.kernel.parent() {
+                cmd.env("LWPVM_USER_PROGRAMS", dir);
+            }
+            status(cmd, "cargo test (guest/kcore on the host)")?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Lint => {
@@ -196,6 +211,19 @@ fn lint() -> Result<()> {
     let mut c = cargo();
     c.current_dir(root().join("guest")).args([
         "clippy",
+        "-p",
+        "lwpvm-kcore",
+        "--target",
+        HOST_TARGET,
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    status(c, "cargo clippy (guest/kcore with its tests, on the host)")?;
+    let mut c = cargo();
+    c.current_dir(root().join("guest")).args([
+        "clippy",
         "--release",
         "--workspace",
         "--",
@@ -204,6 +232,9 @@ fn lint() -> Result<()> {
     ]);
     status(c, "cargo clippy (guest workspace)")
 }
+
+/// The host target the guest's pure crates (guest/kcore) are unit-tested on.
+const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The repository root.
 pub fn root() -> PathBuf {
