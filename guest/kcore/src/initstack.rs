@@ -1,8 +1,10 @@
 //! The initial process stack of the Linux x86_64 ABI: what `rsp` points at when a program's
 //! `_start` runs.
 //!
-//! [`build`] returns the bytes to copy to the top of the new user stack and the initial
-//! `rsp`. The layout is Linux's (`fs/exec.c` `do_execveat_common` and `bprm_mm_init`,
+//! [`build_into`] writes the image straight into the top of the new user stack (the memory
+//! the kernel reaches it through) and returns the initial `rsp` and where each part is
+//! ([`StackInfo`]); [`build`] does the same into a buffer of its own. Only the image's bytes
+//! are written, once each: ring-0 copies are slow on some hosts. The layout is Linux's (`fs/exec.c` `do_execveat_common` and `bprm_mm_init`,
 //! `fs/binfmt_elf.c` `create_elf_tables`), from the top down:
 //!
 //! ```text
@@ -157,7 +159,7 @@ pub enum StackError {
     TooLong(Which),
     /// The image needs more than the allowed size.
     TooBig {
-        /// Bytes needed (an upper bound: the alignment padding is counted at its largest).
+        /// Bytes needed.
         needed: u64,
         /// Bytes allowed.
         max: usize,
@@ -199,13 +201,13 @@ impl fmt::Display for StackError {
     }
 }
 
-/// The built image: `bytes` go to `[sp, sp + bytes.len())`, which ends at the stack top.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackImage {
+/// Where the parts of an initial stack are: all addresses, between `sp` and the stack top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackInfo {
     /// The initial `rsp`: 16-byte aligned, pointing at `argc`.
     pub sp: u64,
-    /// The contents of `[sp, stack_top)`.
-    pub bytes: Vec<u8>,
+    /// Size of the image: `stack_top - sp`.
+    pub size: usize,
     /// Address of `argv[0]`'s pointer (`sp + 8`).
     pub argv: u64,
     /// Address of `envp[0]`'s pointer.
@@ -216,6 +218,15 @@ pub struct StackImage {
     pub random: u64,
     /// Address of the file name (`AT_EXECFN`).
     pub execfn: u64,
+}
+
+/// A built image in memory of its own: `bytes` go to `[info.sp, stack_top)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackImage {
+    /// The layout.
+    pub info: StackInfo,
+    /// The contents of `[info.sp, stack_top)`.
+    pub bytes: Vec<u8>,
 }
 
 /// Checks one string and returns its size with the NUL.
@@ -229,8 +240,176 @@ fn string_size(s: &[u8], which: Which) -> Result<u64, StackError> {
     Ok(s.len() as u64 + 1)
 }
 
+/// The strings of a new program and where everything goes.
+struct Layout<'a> {
+    args: Vec<&'a [u8]>,
+    envs: Vec<&'a [u8]>,
+    arg_addrs: Vec<u64>,
+    env_addrs: Vec<u64>,
+    platform: u64,
+    info: StackInfo,
+}
+
+/// Number of auxv pairs, AT_NULL included.
+const AUX_PAIRS: usize = 20;
+
+impl<'a> Layout<'a> {
+    fn new<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+        stack_top: u64,
+        argv: &'a [A],
+        envp: &'a [E],
+        execfn: &[u8],
+    ) -> Result<Self, StackError> {
+        if !stack_top.is_multiple_of(16) {
+            return Err(StackError::BadStackTop(stack_top));
+        }
+        // Empty argv: one empty string, as Linux.
+        let args: Vec<&[u8]> = if argv.is_empty() {
+            alloc::vec![&b""[..]]
+        } else {
+            argv.iter().map(|a| a.as_ref()).collect()
+        };
+        let envs: Vec<&[u8]> = envp.iter().map(|e| e.as_ref()).collect();
+
+        // Sizes, checked before any address arithmetic.
+        let mut strings = 8 + string_size(execfn, Which::Execfn)?;
+        for (i, a) in args.iter().enumerate() {
+            strings += string_size(a, Which::Arg(i))?;
+        }
+        for (i, e) in envs.iter().enumerate() {
+            strings += string_size(e, Which::Env(i))?;
+        }
+        let platform_len = PLATFORM_X86_64.len() as u64 + 1;
+        let words = 1 + (args.len() as u64 + 1) + (envs.len() as u64 + 1) + 2 * AUX_PAIRS as u64;
+        // An upper bound of the image: strings, alignment, platform, random bytes, vectors,
+        // final alignment.
+        let bound = strings + 15 + platform_len + AT_RANDOM_LEN as u64 + 8 * words + 15;
+        if stack_top < bound {
+            return Err(StackError::BadStackTop(stack_top));
+        }
+
+        // Addresses, from the top down (no overflow: all are above stack_top - bound).
+        let mut p = stack_top - 8;
+        p -= execfn.len() as u64 + 1;
+        let execfn_addr = p;
+        let mut env_addrs = vec![0u64; envs.len()];
+        for (addr, e) in env_addrs.iter_mut().zip(&envs).rev() {
+            p -= e.len() as u64 + 1;
+            *addr = p;
+        }
+        let mut arg_addrs = vec![0u64; args.len()];
+        for (addr, a) in arg_addrs.iter_mut().zip(&args).rev() {
+            p -= a.len() as u64 + 1;
+            *addr = p;
+        }
+        p &= !15;
+        p -= platform_len;
+        let platform = p;
+        p -= AT_RANDOM_LEN as u64;
+        let random = p;
+        let sp = (p - 8 * words) & !15;
+        let argv_addr = sp + 8;
+        let envp_addr = argv_addr + 8 * (args.len() as u64 + 1);
+        let info = StackInfo {
+            sp,
+            size: (stack_top - sp) as usize,
+            argv: argv_addr,
+            envp: envp_addr,
+            auxv: envp_addr + 8 * (envs.len() as u64 + 1),
+            random,
+            execfn: execfn_addr,
+        };
+        Ok(Layout {
+            args,
+            envs,
+            arg_addrs,
+            env_addrs,
+            platform,
+            info,
+        })
+    }
+
+    /// Writes every byte of the image into `out` (exactly `info.size` bytes).
+    fn write(&self, out: &mut [u8], execfn: &[u8], random: &[u8; AT_RANDOM_LEN], aux: &AuxValues) {
+        let sp = self.info.sp;
+        let mut put = |addr: u64, data: &[u8]| {
+            let at = (addr - sp) as usize;
+            out[at..at + data.len()].copy_from_slice(data);
+        };
+        // The strings, each with its NUL, and the zero word at the top.
+        let top = sp + self.info.size as u64;
+        put(self.info.execfn, execfn);
+        put(self.info.execfn + execfn.len() as u64, &[0; 9]);
+        for (addr, e) in self.env_addrs.iter().zip(&self.envs) {
+            put(*addr, e);
+            put(addr + e.len() as u64, &[0]);
+        }
+        for (addr, a) in self.arg_addrs.iter().zip(&self.args) {
+            put(*addr, a);
+            put(addr + a.len() as u64, &[0]);
+        }
+        // Below the strings: the alignment gap, the platform string, the random bytes.
+        let strings = self.arg_addrs.first().copied().unwrap_or(self.info.execfn);
+        let platform = PLATFORM_X86_64.as_bytes();
+        let gap_end = strings.min(top);
+        put(self.platform, platform);
+        put(self.platform + platform.len() as u64, &[0]);
+        let mut at = self.platform + platform.len() as u64 + 1;
+        while at < gap_end {
+            put(at, &[0]);
+            at += 1;
+        }
+        put(self.info.random, random);
+        // argc, argv, envp, auxv, then zeros up to the random bytes.
+        let mut at = sp;
+        let mut word = |v: u64| {
+            put(at, &v.to_le_bytes());
+            at += 8;
+        };
+        word(self.args.len() as u64);
+        self.arg_addrs.iter().for_each(|&a| word(a));
+        word(0);
+        self.env_addrs.iter().for_each(|&e| word(e));
+        word(0);
+        for (ty, value) in aux.pairs(self.info.random, self.info.execfn, self.platform) {
+            word(ty);
+            word(value);
+        }
+        let aux_end = self.info.auxv + 16 * AUX_PAIRS as u64;
+        let pad = (self.info.random - aux_end) as usize;
+        let at = (aux_end - sp) as usize;
+        out[at..at + pad].fill(0);
+    }
+}
+
 /// Builds the initial stack for a program started with `argv` and `envp` from the file
-/// `execfn`, below `stack_top` (16-byte aligned), using at most `max_size` bytes.
+/// `execfn`, below `stack_top` (16-byte aligned), directly into `stack`: the memory that
+/// will be `[stack_top - stack.len(), stack_top)` (the top of the new stack, through the
+/// kernel's direct map, say). Every byte of `[info.sp, stack_top)` is written (padding with
+/// zeros); bytes below are left alone. Nothing is written if an error is returned.
+pub fn build_into<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    stack: &mut [u8],
+    stack_top: u64,
+    argv: &[A],
+    envp: &[E],
+    execfn: &[u8],
+    random: &[u8; AT_RANDOM_LEN],
+    aux: &AuxValues,
+) -> Result<StackInfo, StackError> {
+    let layout = Layout::new(stack_top, argv, envp, execfn)?;
+    let size = layout.info.size;
+    if size > stack.len() {
+        return Err(StackError::TooBig {
+            needed: size as u64,
+            max: stack.len(),
+        });
+    }
+    let start = stack.len() - size;
+    layout.write(&mut stack[start..], execfn, random, aux);
+    Ok(layout.info)
+}
+
+/// [`build_into`] a buffer of its own, of at most `max_size` bytes.
 pub fn build<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     stack_top: u64,
     argv: &[A],
@@ -240,103 +419,19 @@ pub fn build<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     aux: &AuxValues,
     max_size: usize,
 ) -> Result<StackImage, StackError> {
-    if !stack_top.is_multiple_of(16) {
-        return Err(StackError::BadStackTop(stack_top));
-    }
-    // Empty argv: one empty string, as Linux.
-    let empty: [&[u8]; 1] = [b""];
-    let args: Vec<&[u8]> = if argv.is_empty() {
-        empty.to_vec()
-    } else {
-        argv.iter().map(|a| a.as_ref()).collect()
-    };
-    let envs: Vec<&[u8]> = envp.iter().map(|e| e.as_ref()).collect();
-
-    // Sizes, checked before any address arithmetic.
-    let mut strings = 8 + string_size(execfn, Which::Execfn)?;
-    for (i, a) in args.iter().enumerate() {
-        strings += string_size(a, Which::Arg(i))?;
-    }
-    for (i, e) in envs.iter().enumerate() {
-        strings += string_size(e, Which::Env(i))?;
-    }
-    let platform = PLATFORM_X86_64.as_bytes();
-    let pairs = AuxValues::default().pairs(0, 0, 0).len() as u64;
-    let words = 1 + (args.len() as u64 + 1) + (envs.len() as u64 + 1) + 2 * pairs;
-    // An upper bound of the whole image: strings, alignment, platform, random, vectors,
-    // final alignment.
-    let bound = strings + 15 + platform.len() as u64 + 1 + AT_RANDOM_LEN as u64 + 8 * words + 15;
-    if bound > max_size as u64 {
+    let layout = Layout::new(stack_top, argv, envp, execfn)?;
+    let size = layout.info.size;
+    if size > max_size {
         return Err(StackError::TooBig {
-            needed: bound,
+            needed: size as u64,
             max: max_size,
         });
     }
-    if stack_top < bound {
-        return Err(StackError::BadStackTop(stack_top));
-    }
-
-    // Addresses, from the top down (no overflow: everything is above stack_top - bound).
-    let mut p = stack_top - 8;
-    p -= execfn.len() as u64 + 1;
-    let execfn_addr = p;
-    let mut env_addrs = vec![0u64; envs.len()];
-    for (addr, e) in env_addrs.iter_mut().zip(&envs).rev() {
-        p -= e.len() as u64 + 1;
-        *addr = p;
-    }
-    let mut arg_addrs = vec![0u64; args.len()];
-    for (addr, a) in arg_addrs.iter_mut().zip(&args).rev() {
-        p -= a.len() as u64 + 1;
-        *addr = p;
-    }
-    p &= !15;
-    p -= platform.len() as u64 + 1;
-    let platform_addr = p;
-    p -= AT_RANDOM_LEN as u64;
-    let random_addr = p;
-    let sp = (p - 8 * words) & !15;
-
-    // The bytes.
-    let mut bytes = vec![0u8; (stack_top - sp) as usize];
-    let mut put = |addr: u64, data: &[u8]| {
-        let at = (addr - sp) as usize;
-        bytes[at..at + data.len()].copy_from_slice(data);
-    };
-    put(execfn_addr, execfn);
-    for (addr, e) in env_addrs.iter().zip(&envs) {
-        put(*addr, e);
-    }
-    for (addr, a) in arg_addrs.iter().zip(&args) {
-        put(*addr, a);
-    }
-    put(platform_addr, platform);
-    put(random_addr, random);
-    let mut at = sp;
-    let mut word = |v: u64| {
-        put(at, &v.to_le_bytes());
-        at += 8;
-    };
-    word(args.len() as u64);
-    arg_addrs.iter().for_each(|&a| word(a));
-    word(0);
-    env_addrs.iter().for_each(|&e| word(e));
-    word(0);
-    for (ty, value) in aux.pairs(random_addr, execfn_addr, platform_addr) {
-        word(ty);
-        word(value);
-    }
-    let argv = sp + 8;
-    let envp = argv + 8 * (args.len() as u64 + 1);
-    let auxv = envp + 8 * (envs.len() as u64 + 1);
+    let mut bytes = vec![0u8; size];
+    layout.write(&mut bytes, execfn, random, aux);
     Ok(StackImage {
-        sp,
+        info: layout.info,
         bytes,
-        argv,
-        envp,
-        auxv,
-        random: random_addr,
-        execfn: execfn_addr,
     })
 }
 
@@ -375,19 +470,19 @@ mod tests {
     }
 
     fn word(img: &StackImage, addr: u64) -> u64 {
-        let at = (addr - img.sp) as usize;
+        let at = (addr - img.info.sp) as usize;
         u64::from_le_bytes(img.bytes[at..at + 8].try_into().unwrap())
     }
 
     fn cstr(img: &StackImage, addr: u64) -> String {
-        assert!(addr >= img.sp && addr < img.sp + img.bytes.len() as u64);
-        let at = (addr - img.sp) as usize;
+        assert!(addr >= img.info.sp && addr < img.info.sp + img.bytes.len() as u64);
+        let at = (addr - img.info.sp) as usize;
         let len = img.bytes[at..].iter().position(|&b| b == 0).expect("NUL");
         String::from_utf8(img.bytes[at..at + len].to_vec()).unwrap()
     }
 
     fn parse(img: &StackImage) -> Parsed {
-        let mut p = img.sp;
+        let mut p = img.info.sp;
         let argc = word(img, p);
         p += 8;
         let mut argv = Vec::new();
@@ -397,14 +492,14 @@ mod tests {
         }
         assert_eq!(word(img, p), 0, "argv is NULL-terminated");
         p += 8;
-        assert_eq!(p, img.envp);
+        assert_eq!(p, img.info.envp);
         let mut envp = Vec::new();
         while word(img, p) != 0 {
             envp.push(cstr(img, word(img, p)));
             p += 8;
         }
         p += 8;
-        assert_eq!(p, img.auxv);
+        assert_eq!(p, img.info.auxv);
         let mut auxv = Vec::new();
         loop {
             let (t, v) = (word(img, p), word(img, p + 8));
@@ -439,9 +534,9 @@ mod tests {
             1 << 20,
         )
         .unwrap();
-        assert_eq!(img.sp % 16, 0);
-        assert_eq!(img.sp + img.bytes.len() as u64, TOP);
-        assert_eq!(img.argv, img.sp + 8);
+        assert_eq!(img.info.sp % 16, 0);
+        assert_eq!(img.info.sp + img.bytes.len() as u64, TOP);
+        assert_eq!(img.info.argv, img.info.sp + 8);
         let p = parse(&img);
         assert_eq!(p.argv, ["/bin/init", "-v", ""]);
         assert_eq!(p.envp, ["HOME=/", "TERM=linux"]);
@@ -464,11 +559,11 @@ mod tests {
         assert_eq!(get(&p, AT_CLKTCK), 100);
         assert_eq!(get(&p, AT_MINSIGSTKSZ), 1040);
         assert_eq!(cstr(&img, get(&p, AT_EXECFN)), "/bin/init");
-        assert_eq!(get(&p, AT_EXECFN), img.execfn);
+        assert_eq!(get(&p, AT_EXECFN), img.info.execfn);
         assert_eq!(cstr(&img, get(&p, AT_PLATFORM)), "x86_64");
         let r = get(&p, AT_RANDOM);
-        assert_eq!(r, img.random);
-        let at = (r - img.sp) as usize;
+        assert_eq!(r, img.info.random);
+        let at = (r - img.info.sp) as usize;
         assert_eq!(img.bytes[at..at + 16], random());
         // No vDSO, no interpreter-only entries.
         assert!(p
@@ -486,19 +581,19 @@ mod tests {
         let p = parse(&img);
         // The top 8 bytes are zero; the file name sits right below them.
         assert_eq!(img.bytes[img.bytes.len() - 8..], [0; 8]);
-        assert_eq!(img.execfn, TOP - 8 - 3);
+        assert_eq!(img.info.execfn, TOP - 8 - 3);
         // Strings ascend argv[0], argv[1], envp[0], execfn, each right after the other.
-        let a0 = word(&img, img.argv);
-        let a1 = word(&img, img.argv + 8);
-        let e0 = word(&img, img.envp);
-        assert_eq!((a1, e0, img.execfn), (a0 + 2, a1 + 3, e0 + 2));
+        let a0 = word(&img, img.info.argv);
+        let a1 = word(&img, img.info.argv + 8);
+        let e0 = word(&img, img.info.envp);
+        assert_eq!((a1, e0, img.info.execfn), (a0 + 2, a1 + 3, e0 + 2));
         // Platform below the 16-aligned end of the strings, random bytes below it, then
         // the vectors.
         let platform = get(&p, AT_PLATFORM);
         assert_eq!(platform, (a0 & !15) - 7);
-        assert_eq!(img.random, platform - 16);
-        let aux_end = img.auxv + 16 * p.auxv.len() as u64;
-        assert!(aux_end <= img.random && img.random - aux_end < 16);
+        assert_eq!(img.info.random, platform - 16);
+        let aux_end = img.info.auxv + 16 * p.auxv.len() as u64;
+        assert!(aux_end <= img.info.random && img.info.random - aux_end < 16);
     }
 
     #[test]
@@ -512,7 +607,7 @@ mod tests {
                         .collect();
                     let img =
                         build(TOP, &args, &envs, b"/bin/p", &random(), &aux(), 1 << 16).unwrap();
-                    assert_eq!(img.sp % 16, 0);
+                    assert_eq!(img.info.sp % 16, 0);
                     let p = parse(&img);
                     if argc == 0 {
                         assert_eq!(p.argv, [""]);
@@ -576,6 +671,37 @@ mod tests {
         );
         assert!(build(TOP, &none, &none, b"", &r, &a, 4096).is_ok());
         assert!(format!("{}", StackError::Nul(Which::Env(3))).contains("envp[3]"));
+    }
+
+    #[test]
+    fn build_into_writes_exactly_the_image() {
+        let args = ["/bin/p", "x"];
+        let env = ["A=1"];
+        let img = build(TOP, &args, &env, b"/bin/p", &random(), &aux(), 4096).unwrap();
+        let mut stack = vec![0xaau8; 4096];
+        let info = build_into(&mut stack, TOP, &args, &env, b"/bin/p", &random(), &aux()).unwrap();
+        assert_eq!(info, img.info);
+        assert_eq!(info.size, img.bytes.len());
+        let start = stack.len() - info.size;
+        assert_eq!(stack[start..], img.bytes[..]);
+        assert!(
+            stack[..start].iter().all(|&b| b == 0xaa),
+            "below sp untouched"
+        );
+        // Every byte of the image was written: the same image over garbage or zeros.
+        let mut zeros = vec![0u8; 4096];
+        build_into(&mut zeros, TOP, &args, &env, b"/bin/p", &random(), &aux()).unwrap();
+        assert_eq!(zeros[start..], stack[start..]);
+        // Too small: an error, and nothing written.
+        let mut small = vec![0x55u8; info.size - 1];
+        assert_eq!(
+            build_into(&mut small, TOP, &args, &env, b"/bin/p", &random(), &aux()),
+            Err(StackError::TooBig {
+                needed: info.size as u64,
+                max: info.size - 1
+            })
+        );
+        assert!(small.iter().all(|&b| b == 0x55));
     }
 
     #[test]

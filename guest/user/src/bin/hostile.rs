@@ -43,11 +43,14 @@
 //! - `nanosleep`, `clock_nanosleep`: a request pointer into user space (other than NULL) is
 //!   replaced by one into the scratch area, holding at most 2 ms (or an invalid `tv_nsec`):
 //!   memory an earlier call wrote (a `clock_gettime` result, say) would sleep for hours.
+//!   `clock_nanosleep` on a CPU-time clock uses `CLOCK_MONOTONIC` instead (a sleeper's CPU
+//!   time does not advance, so a relative sleep on it never ends).
 //! - Calls that read or write a file descriptor (the `read`/`write`/`send`/`recv`/`splice`
 //!   families): the descriptor is made invalid (+1000000), since a console or a pipe made by an
-//!   earlier call could block. `close`, `close_range`, `dup2`, `dup3`, `ioctl`, `fcntl`,
-//!   `mmap`, `lseek`, `ftruncate`, `fallocate` and other calls that change a file:
-//!   descriptors 0..=2 are moved out of the way (the console must survive).
+//!   earlier call could block. `close`, `close_range`, `dup`, `dup2`, `dup3`, `pidfd_getfd`,
+//!   `ioctl`, `fcntl`, `mmap`, `lseek`, `ftruncate`, `fallocate` and other calls that change a
+//!   file: descriptors 0..=2 are moved out of the way (the console must survive, and a
+//!   duplicate would share its file offset).
 //! - `mmap`: `MAP_POPULATE` and `MAP_LOCKED` are dropped (populating a huge range takes minutes
 //!   where ring 0 is interpreted); successful mappings are unmapped at once.
 //! - Address-space calls (`mmap` with `MAP_FIXED`, `munmap`, `mprotect`, `madvise`, `mlock`,
@@ -60,13 +63,14 @@
 #![no_main]
 
 use lwpvm_user::rt::Args;
-use lwpvm_user::sys::{self, Timespec};
+use lwpvm_user::sys::{self, Timespec, CLOCK_MONOTONIC};
 use lwpvm_user::{entry, eprintln, println};
 use shared_abi::current::mman::{
     MAP_FIXED, MAP_LOCKED, MAP_POPULATE, PROT_NONE, PROT_READ, PROT_WRITE, TASK_SIZE_MAX,
 };
 use shared_abi::current::prctl::ARCH_GET_FS;
 use shared_abi::current::syscall::*;
+use shared_abi::current::time::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
 
 entry!(main);
 
@@ -184,8 +188,10 @@ const FD_IO: &[(usize, &[usize])] = &[
 const FD_STDIO: &[(usize, &[usize])] = &[
     (SYS_CLOSE, &[0]),
     (SYS_CLOSE_RANGE, &[0]),
-    (SYS_DUP2, &[1]),
-    (SYS_DUP3, &[1]),
+    (SYS_DUP, &[0]),
+    (SYS_DUP2, &[0, 1]),
+    (SYS_DUP3, &[0, 1]),
+    (SYS_PIDFD_GETFD, &[1]),
     (SYS_IOCTL, &[0]),
     (SYS_FCNTL, &[0]),
     (SYS_MMAP, &[4]),
@@ -428,7 +434,18 @@ impl World {
                 }
             }
             SYS_NANOSLEEP => self.cap_sleep(&mut a[0]),
-            SYS_CLOCK_NANOSLEEP => self.cap_sleep(&mut a[2]),
+            SYS_CLOCK_NANOSLEEP => {
+                // A relative sleep on a CPU-time clock (2, 3, negative ids) never ends: the
+                // sleeper uses no CPU time.
+                let clock = a[0] as u32 as i32;
+                if clock < 0
+                    || clock == CLOCK_PROCESS_CPUTIME_ID
+                    || clock == CLOCK_THREAD_CPUTIME_ID
+                {
+                    a[0] = CLOCK_MONOTONIC as usize;
+                }
+                self.cap_sleep(&mut a[2]);
+            }
             SYS_ARCH_PRCTL if (0x5001..0x6000).contains(&(a[0] as u32)) => {
                 a[0] = ARCH_GET_FS as usize;
             }
