@@ -7,8 +7,9 @@
 //!   initrd, the VMM; checks the ring-0 image for instructions that kill this machine's KVM.
 //! - `cargo xtask run`: builds everything and boots the default guest in our VMM.
 //! - `cargo xtask qemu`: the same image under `qemu-system-x86_64 -M microvm`.
-//! - `cargo xtask test`: every check and test: format, clippy, host unit tests, and the
-//!   integration tests that boot the guest in our VMM and under QEMU.
+//! - `cargo xtask test`: every check and test: format, clippy, host unit tests, the
+//!   integration tests that boot the guest in our VMM and under QEMU, and the unit tests of
+//!   the kernel's pure logic (`guest/kcore`) on the host.
 //! - `cargo xtask bench`: benchmarks (never run by `test`).
 
 mod bench;
@@ -151,7 +152,8 @@ fn real_main() -> Result<ExitCode> {
                 cmd.args(["--", &f]);
             }
             let mut totals = test_totals(cmd)?;
-            // The guest's pure crates, unit-tested on the host.
+            // The guest's pure crates: no_std, but unit-tested on the host. kcore's ELF tests
+            // also load the ring-3 programs just built.
             for krate in GUEST_HOST_TESTED {
                 let mut cmd = cargo();
                 cmd.current_dir(root().join("guest")).args([
@@ -159,8 +161,11 @@ fn real_main() -> Result<ExitCode> {
                     "-p",
                     krate,
                     "--target",
-                    "x86_64-unknown-linux-gnu",
+                    HOST_TARGET,
                 ]);
+                if let Some(dir) = art.kernel.parent() {
+                    cmd.env("LWPVM_USER_PROGRAMS", dir);
+                }
                 totals.add(test_totals(cmd)?);
             }
             // One plain closing line for the whole run (cargo's own last line is often a
@@ -212,6 +217,24 @@ fn lint() -> Result<()> {
         "warnings",
     ]);
     status(c, "cargo clippy (host workspace)")?;
+    for krate in GUEST_HOST_TESTED {
+        let mut c = cargo();
+        c.current_dir(root().join("guest")).args([
+            "clippy",
+            "-p",
+            krate,
+            "--target",
+            HOST_TARGET,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        status(
+            c,
+            &format!("cargo clippy ({krate} with its tests, on the host)"),
+        )?;
+    }
     let mut c = cargo();
     c.current_dir(root().join("guest")).args([
         "clippy",
@@ -223,6 +246,9 @@ fn lint() -> Result<()> {
     ]);
     status(c, "cargo clippy (guest workspace)")
 }
+
+/// The host target the guest's pure crates are unit-tested on.
+const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -263,7 +289,7 @@ fn exec(cmd: Command) -> Result<ExitCode> {
 }
 
 /// Crates of the guest workspace holding pure logic, unit-tested on the host target.
-const GUEST_HOST_TESTED: &[&str] = &["lwpvm-mmcore"];
+const GUEST_HOST_TESTED: &[&str] = &["lwpvm-kcore", "lwpvm-mmcore"];
 
 /// Totals over every `test result:` line of a cargo test run.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -8,11 +8,23 @@
 //!   [`rt::PANIC_STATUS`];
 //! - [`sys`]: the Linux x86_64 system call instruction and typed wrappers returning
 //!   `Result<_, Errno>`, numbers from `shared-abi`;
-//! - [`io`]: `print!`, `println!` and `eprintln!` on file descriptors 1 and 2.
+//! - [`io`]: `print!`, `println!` and `eprintln!` on file descriptors 1 and 2;
+//! - [`check`]: `ok NAME` / `FAIL NAME: expected X got Y` reporting for test programs.
+//!
+//! # Programs (`src/bin/`)
+//!
+//! | program | what it expects from the kernel |
+//! |---|---|
+//! | `init` | the first program: prints a line and exits 0 |
+//! | `syscalls` | every initial system call and its error paths, Linux semantics; exit status = failures |
+//! | `fault` | `fault KIND`: takes one user fault of that kind; the kernel must end it with a report |
+//! | `spin` | `spin SECONDS`: busy in ring 3 for that long (preemption), exit 0 |
+//! | `hostile` | `hostile SEED N`: N system calls with random arguments; the kernel must survive, exit 0 |
 //!
 //! The runtime never depends on the kernel crate: the only contract is the system call ABI.
 #![no_std]
 
+pub mod check;
 pub mod io;
 pub mod rt;
 pub mod sys;

@@ -36,7 +36,14 @@ pub struct Args {
 }
 
 impl Args {
-    fn argc(&self) -> usize {
+    /// The stack pointer the program started with (it pointed at `argc`; the ABI wants it
+    /// 16-byte aligned).
+    pub fn initial_sp(&self) -> usize {
+        self.sp as usize
+    }
+
+    /// The number of arguments.
+    pub fn argc(&self) -> usize {
         // SAFETY: the kernel put argc at the initial stack pointer.
         unsafe { *self.sp }
     }

@@ -7,7 +7,12 @@
 
 use core::arch::asm;
 
+use shared_abi::current::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
+use shared_abi::current::prctl::{ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS};
 use shared_abi::current::syscall as nr;
+
+pub use shared_abi::current::time::{Timespec, CLOCK_MONOTONIC, CLOCK_REALTIME};
+pub use shared_abi::current::utsname::Utsname;
 
 /// An errno value from a failed system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,16 +157,6 @@ pub fn sched_yield() {
     unsafe { syscall(nr::SYS_SCHED_YIELD, &[]) };
 }
 
-/// `struct timespec`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timespec {
-    /// Seconds.
-    pub tv_sec: i64,
-    /// Nanoseconds, 0..1_000_000_000.
-    pub tv_nsec: i64,
-}
-
 /// `nanosleep(req, rem)`; on EINTR returns the remaining time.
 pub fn nanosleep(req: &Timespec) -> Result<(), (Errno, Timespec)> {
     let mut rem = Timespec::default();
@@ -175,11 +170,6 @@ pub fn nanosleep(req: &Timespec) -> Result<(), (Errno, Timespec)> {
     check(r).map(|_| ()).map_err(|e| (e, rem))
 }
 
-/// Clock ids.
-pub const CLOCK_REALTIME: i32 = 0;
-/// Clock ids.
-pub const CLOCK_MONOTONIC: i32 = 1;
-
 /// `clock_gettime(clock)`.
 pub fn clock_gettime(clock: i32) -> Result<Timespec, Errno> {
     let mut ts = Timespec::default();
@@ -191,4 +181,131 @@ pub fn clock_gettime(clock: i32) -> Result<Timespec, Errno> {
         )
     })?;
     Ok(ts)
+}
+
+/// [`syscall`], with the result split by [`check`]: for tests that pass arguments on purpose
+/// (bad pointers, bad flags) and look at the errno.
+///
+/// # Safety
+/// As for [`syscall6`]: pointers the kernel may write through must not point at memory Rust
+/// uses, and calls that change the address space must not unmap or protect it.
+#[inline]
+pub unsafe fn raw(n: usize, args: &[usize]) -> Result<usize, Errno> {
+    // SAFETY: forwarded from the caller.
+    check(unsafe { syscall(n, args) })
+}
+
+/// `brk(addr)`: sets the program break and returns the new one; on failure (or with
+/// `addr == 0`), returns the current break unchanged. The raw system call never fails with
+/// an errno (glibc's and musl's wrappers turn "unchanged" into `ENOMEM`).
+///
+/// # Safety
+/// Shrinking the break unmaps the memory above it: nothing may still use it.
+pub unsafe fn brk(addr: usize) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { syscall(nr::SYS_BRK, &[addr]) as usize }
+}
+
+/// The current program break (`brk(0)`).
+pub fn current_brk() -> usize {
+    // SAFETY: brk(0) changes nothing.
+    unsafe { brk(0) }
+}
+
+/// `mmap(addr, len, prot, flags, fd, offset)`, returning the address.
+///
+/// # Safety
+/// With `MAP_FIXED`, the range is replaced: nothing may still use it.
+pub unsafe fn mmap(
+    addr: usize,
+    len: usize,
+    prot: u32,
+    flags: u32,
+    fd: i32,
+    offset: usize,
+) -> Result<usize, Errno> {
+    // SAFETY: forwarded from the caller.
+    check(unsafe {
+        syscall6(
+            nr::SYS_MMAP,
+            addr,
+            len,
+            prot as usize,
+            flags as usize,
+            fd as usize,
+            offset,
+        )
+    })
+}
+
+/// A new private anonymous mapping of `len` bytes with protection `prot`, wherever the kernel
+/// puts it.
+pub fn mmap_anon(len: usize, prot: u32) -> Result<usize, Errno> {
+    // SAFETY: without MAP_FIXED the kernel picks a free range: nothing existing changes.
+    unsafe { mmap(0, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }
+}
+
+/// `munmap(addr, len)`.
+///
+/// # Safety
+/// Nothing may still use the range.
+pub unsafe fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
+    // SAFETY: forwarded from the caller.
+    check(unsafe { syscall(nr::SYS_MUNMAP, &[addr, len]) }).map(|_| ())
+}
+
+/// `mprotect(addr, len, prot)`.
+///
+/// # Safety
+/// Nothing may still access the range in a way the new protection forbids.
+pub unsafe fn mprotect(addr: usize, len: usize, prot: u32) -> Result<(), Errno> {
+    // SAFETY: forwarded from the caller.
+    check(unsafe { syscall(nr::SYS_MPROTECT, &[addr, len, prot as usize]) }).map(|_| ())
+}
+
+/// `arch_prctl(code, addr)`.
+///
+/// # Safety
+/// For the `GET` codes, `addr` is written (8 bytes); `SET` codes change segment bases that
+/// code using TLS relies on.
+pub unsafe fn arch_prctl(code: u32, addr: usize) -> Result<usize, Errno> {
+    // SAFETY: forwarded from the caller.
+    check(unsafe { syscall(nr::SYS_ARCH_PRCTL, &[code as usize, addr]) })
+}
+
+/// Sets the FS base (`ARCH_SET_FS`). Safe here: this runtime does not use TLS, so nothing
+/// depends on FS.
+pub fn set_fs(base: usize) -> Result<(), Errno> {
+    // SAFETY: no pointer is written; see above for FS.
+    unsafe { arch_prctl(ARCH_SET_FS, base) }.map(|_| ())
+}
+
+/// The FS base (`ARCH_GET_FS`).
+pub fn get_fs() -> Result<usize, Errno> {
+    let mut v = 0usize;
+    // SAFETY: the kernel writes 8 bytes into `v`.
+    unsafe { arch_prctl(ARCH_GET_FS, &mut v as *mut usize as usize) }?;
+    Ok(v)
+}
+
+/// Sets the GS base (`ARCH_SET_GS`). Safe here: this runtime does not use GS.
+pub fn set_gs(base: usize) -> Result<(), Errno> {
+    // SAFETY: no pointer is written; nothing in this runtime uses GS.
+    unsafe { arch_prctl(ARCH_SET_GS, base) }.map(|_| ())
+}
+
+/// The GS base (`ARCH_GET_GS`).
+pub fn get_gs() -> Result<usize, Errno> {
+    let mut v = 0usize;
+    // SAFETY: the kernel writes 8 bytes into `v`.
+    unsafe { arch_prctl(ARCH_GET_GS, &mut v as *mut usize as usize) }?;
+    Ok(v)
+}
+
+/// `uname()`.
+pub fn uname() -> Result<Utsname, Errno> {
+    let mut u = Utsname::default();
+    // SAFETY: the kernel writes one struct new_utsname into `u`.
+    check(unsafe { syscall(nr::SYS_UNAME, &[&mut u as *mut Utsname as usize]) })?;
+    Ok(u)
 }
