@@ -27,6 +27,11 @@ pub enum WriteOutcome {
         /// The 32-bit request id the guest wrote.
         id: u32,
     },
+    /// Record the writing vCPU's instruction counters: the guest wrote mark `id`.
+    Mark {
+        /// The 32-bit mark id the guest wrote.
+        id: u32,
+    },
 }
 
 /// A device on a bus. `offset` is relative to the device's base, and `offset + data.len()` is

@@ -217,6 +217,12 @@ pub struct RunArgs {
     /// SIGQUIT ...) into this directory, as core.PID.ID.
     #[arg(long, value_name = "DIR")]
     pub core_dir: Option<PathBuf>,
+
+    /// Record instruction-count marks in FILE (JSON lines): each guest write to the mark port
+    /// records the writing vCPU's KVM `insn_emulation` statistic (its ring-0 instructions on
+    /// an interpreting KVM) and exit count.
+    #[arg(long, value_name = "FILE")]
+    pub marks: Option<PathBuf>,
 }
 
 impl TryFrom<RunArgs> for VmConfig {
@@ -237,6 +243,7 @@ impl TryFrom<RunArgs> for VmConfig {
             dump_file: args.dump_file,
             control: args.control,
             core_dir: args.core_dir,
+            marks: args.marks,
         })
     }
 }

@@ -97,6 +97,8 @@ pub struct VmConfig {
     pub kvm_device: PathBuf,
     /// Inspection: when to dump, in what format, where; the control socket.
     pub inspect: InspectConfig,
+    /// Where instruction-count marks go (`--marks`); no mark port without it.
+    pub marks: Option<PathBuf>,
 }
 
 /// What `vmm run` does about inspection.
@@ -150,6 +152,8 @@ pub struct VmRequest {
     pub control: Option<PathBuf>,
     /// `--core-dir`.
     pub core_dir: Option<PathBuf>,
+    /// `--marks`.
+    pub marks: Option<PathBuf>,
 }
 
 impl TryFrom<VmRequest> for VmConfig {
@@ -194,6 +198,7 @@ impl TryFrom<VmRequest> for VmConfig {
         };
         Ok(VmConfig {
             inspect,
+            marks: req.marks,
             kernel: req.kernel,
             initrd: req.initrd,
             cmdline: req.cmdline,
@@ -225,6 +230,7 @@ mod tests {
             dump_file: None,
             control: None,
             core_dir: None,
+            marks: None,
         }
     }
 

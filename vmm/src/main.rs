@@ -28,6 +28,7 @@ mod inspect;
 mod kvm;
 mod layout;
 mod logger;
+mod marks;
 mod memory;
 mod outcome;
 mod sync;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use shared_abi::current::ports::{
     status, COM1_IRQ, COM1_PORT, DUMP_PORT, DUMP_PORT_SIZE, EXIT_PORT, EXIT_PORT_SIZE,
-    HOST_SIGNAL_GSI,
+    HOST_SIGNAL_GSI, MARK_PORT, MARK_PORT_SIZE,
 };
 use shared_abi::current::signal;
 use virtio_bindings::virtio_mmio::VIRTIO_MMIO_QUEUE_NOTIFY;
@@ -44,6 +44,7 @@ use crate::config::{InspectConfig, SerialOutput, VmConfig};
 use crate::control::{self, ControlCommand, ControlReply, ControlRequest, ControlServer};
 use crate::devices::dump_port::DumpPort;
 use crate::devices::exit::ExitDevice;
+use crate::devices::mark_port::MarkPort;
 use crate::devices::serial::{open_output, SerialDevice, SERIAL_PORT_COUNT};
 use crate::devices::virtio::console::{Console, ConsoleEventHandler};
 use crate::devices::virtio::mmio::MmioTransport;
@@ -58,6 +59,7 @@ use crate::kvm::{Kvm, Vm};
 use crate::layout::{
     PVH_START_INFO, VIRTIO_CONSOLE_GSI, VIRTIO_CONSOLE_MMIO_BASE, VIRTIO_MMIO_SIZE,
 };
+use crate::marks::MarkLog;
 use crate::memory::RamLayout;
 use crate::outcome::{VmEnd, VmEvent};
 use crate::terminal;
@@ -153,12 +155,22 @@ pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
     );
 
     // 4. Devices.
-    let devices = build_devices(&vm, &mem, serial_out, &config.inspect)?;
+    let devices = build_devices(
+        &vm,
+        &mem,
+        serial_out,
+        &config.inspect,
+        config.marks.is_some(),
+    )?;
 
     // 5. vCPUs.
+    let marks = config.marks.as_ref().map(|_| Arc::new(MarkLog::default()));
     let mut vcpus = Vec::with_capacity(usize::from(config.cpus));
     for id in 0..config.cpus {
-        let vcpu = vm.create_vcpu(id)?;
+        let mut vcpu = vm.create_vcpu(id)?;
+        if let Some(log) = &marks {
+            vcpu.record_marks(log.clone());
+        }
         if id == 0 {
             vcpu.set_entry_state(&pvh_entry_state(entry, PVH_START_INFO))?;
         }
@@ -252,6 +264,11 @@ pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
             &config.inspect,
             &inspect::render(&dump, config.inspect.format),
         );
+    }
+    if let (Some(log), Some(path)) = (&marks, &config.marks) {
+        if let Err(e) = log.write_json(path) {
+            log::warn!("cannot write the marks to {}: {e}", path.display());
+        }
     }
     if let VmEnd::Timeout { vcpus, .. } = &mut end {
         *vcpus = states;
@@ -483,6 +500,7 @@ fn build_devices(
     mem: &vm_memory::GuestMemoryMmap,
     serial_out: crate::devices::serial::OutputSink,
     inspect: &InspectConfig,
+    marks: bool,
 ) -> Result<Devices, Error> {
     let mut buses = IoBuses::default();
 
@@ -499,6 +517,13 @@ fn build_devices(
         u64::from(EXIT_PORT_SIZE),
         Arc::new(Mutex::new(ExitDevice)),
     )?;
+    if marks {
+        buses.pio.insert(
+            u64::from(MARK_PORT),
+            u64::from(MARK_PORT_SIZE),
+            Arc::new(Mutex::new(MarkPort)),
+        )?;
+    }
     let last_dump = Arc::new(AtomicU32::new(0));
     if inspect.dump_port() {
         buses.pio.insert(

@@ -61,3 +61,13 @@ pub mod vmm_status {
     /// The guest ran past the VMM's `--timeout`.
     pub const TIMEOUT: i32 = 203;
 }
+
+/// The instruction-count mark port (4 ports). A write of a 32-bit id makes the lwpvm VMM (with
+/// `vmm run --marks FILE`) record the writing vCPU's KVM `insn_emulation` statistic: on the
+/// development machines' KVM, ring 0 is interpreted, so that counter is the exact number of
+/// guest ring-0 instructions the vCPU has executed. The kernel lets ring 3 write these ports
+/// (TSS I/O bitmap), so a benchmark brackets a loop with two marks and adds no kernel
+/// instructions of its own. Without `--marks` (and under QEMU) writes are ignored.
+pub const MARK_PORT: u16 = 0xfc;
+/// Width in bytes of the mark port.
+pub const MARK_PORT_SIZE: u16 = 4;

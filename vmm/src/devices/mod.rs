@@ -5,5 +5,6 @@
 
 pub mod dump_port;
 pub mod exit;
+pub mod mark_port;
 pub mod serial;
 pub mod virtio;

@@ -10,6 +10,7 @@
 
 pub mod pause;
 pub mod regs;
+pub mod stats;
 pub mod vcpu;
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_API_VERSION, KVM_MAX_CPUID_ENTRIES};

@@ -62,10 +62,12 @@ use super::pause::PauseGate;
 use super::regs::{
     apply_entry_sregs, cpu_regs, default_fpu, entry_regs, format_registers, summarize,
 };
+use super::stats::VcpuStats;
 use super::{ioctl_err, KvmError};
 use crate::boot::regs::EntryState;
 use crate::bus::{Bus, IoBuses, WriteOutcome};
 use crate::inspect::model::VcpuDump;
+use crate::marks::MarkLog;
 use crate::outcome::{VmEnd, VmEvent};
 
 /// Offset from `SIGRTMIN` of the signal that kicks vCPU threads out of `KVM_RUN`.
@@ -173,6 +175,8 @@ pub enum ExitAction {
     GuestExit(u32),
     /// The guest asked for a dump (dump port) with this request id.
     DumpRequest(u32),
+    /// The guest wrote an instruction-count mark with this id.
+    Mark(u32),
     /// The guest crashed.
     Crash(CrashKind),
 }
@@ -231,6 +235,7 @@ fn bus_write(bus: &Bus, is_pio: bool, addr: u64, data: &[u8], stats: &mut ExitSt
         Some(WriteOutcome::Continue) => ExitAction::Continue,
         Some(WriteOutcome::ExitVm { status }) => ExitAction::GuestExit(status),
         Some(WriteOutcome::DumpRequest { id }) => ExitAction::DumpRequest(id),
+        Some(WriteOutcome::Mark { id }) => ExitAction::Mark(id),
         None => {
             stats.unhandled(bus, is_pio, true, addr, data);
             ExitAction::Continue
@@ -267,6 +272,7 @@ pub fn handle_exit(exit: VcpuExit<'_>, buses: &IoBuses, stats: &mut ExitStats) -
 pub struct Vcpu {
     id: u8,
     fd: VcpuFd,
+    marks: Option<Arc<MarkLog>>,
 }
 
 impl Vcpu {
@@ -275,7 +281,16 @@ impl Vcpu {
         let mut cpuid = supported.clone();
         patch_cpuid(&mut cpuid, id);
         fd.set_cpuid2(&cpuid).map_err(ioctl_err("KVM_SET_CPUID2"))?;
-        Ok(Vcpu { id, fd })
+        Ok(Vcpu {
+            id,
+            fd,
+            marks: None,
+        })
+    }
+
+    /// Records this vCPU's instruction counters in `log` at each guest mark.
+    pub fn record_marks(&mut self, log: Arc<MarkLog>) {
+        self.marks = Some(log);
     }
 
     /// Puts the BSP in the PVH entry state.
@@ -325,6 +340,13 @@ impl Vcpu {
         let flag: *mut u8 = &mut self.fd.get_kvm_run().immediate_exit;
         let _guard = ImmediateExitGuard::set(flag);
         let mut stats = ExitStats::default();
+        let counters = self.marks.as_ref().and_then(|_| VcpuStats::open(&self.fd));
+        if self.marks.is_some() && counters.is_none() {
+            log::warn!(
+                "vCPU {}: KVM offers no binary statistics; marks carry no counts",
+                self.id
+            );
+        }
         loop {
             if stop.load(Ordering::SeqCst) {
                 break;
@@ -351,6 +373,12 @@ impl Vcpu {
             };
             match action {
                 ExitAction::Continue => {}
+                ExitAction::Mark(id) => {
+                    if let Some(log) = &self.marks {
+                        let c = counters.as_ref().map(VcpuStats::read).unwrap_or_default();
+                        log.record(self.id, id, c);
+                    }
+                }
                 ExitAction::DumpRequest(id) => {
                     // Park before the guest runs on, until this request is served; the main
                     // thread pauses the others.
