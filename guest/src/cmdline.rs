@@ -12,6 +12,10 @@
 //! | `lwpvm.echo=1` | | after the banner, read one console line, print `echo: <line>`, exit 0 |
 //! | `lwpvm.panic=1` | | panic deliberately after the banner (tests) |
 //! | `lwpvm.fault=` | `ud2` `pf` `de` `df` | take a ring-0 exception deliberately after the banner (tests; `df`: a double fault on IST1) |
+//! | `lwpvm.tsc_khz=` | `N` | TSC frequency in kHz, used when CPUID does not give it (a VMM can pass `KVM_GET_TSC_KHZ`) |
+//! | `lwpvm.hz=` | `1..=1000` | scheduler tick rate (default 100) |
+//! | `lwpvm.apic=` | `xapic` | use the LAPIC in xAPIC (MMIO) mode even where x2APIC is offered |
+//! | `lwpvm.selftest=` | `sched` `smp` `pingpong` | run a kernel self-test after the banner; exit 0 if it passes, 1 if not |
 //!
 //! Words after a lone `--` are not the kernel's (Linux and linux-loader pass them to init):
 //! no key is looked up there, except device announcements (`virtio_mmio.device=`), which

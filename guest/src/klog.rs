@@ -12,10 +12,9 @@
 
 use core::fmt::{self, Write};
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
-use spin::Mutex;
-
 use crate::drivers::serial::Serial;
+use crate::sync::IrqMutex;
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// Longest log line written; longer ones are cut.
 const LINE_MAX: usize = 512;
@@ -23,13 +22,15 @@ const LINE_MAX: usize = 512;
 /// The default level when the command line names none.
 pub const DEFAULT_LEVEL: LevelFilter = LevelFilter::Info;
 
-/// The logger; the lock keeps concurrent lines from interleaving (one CPU now, more later).
+/// The logger; the lock keeps concurrent lines from interleaving. It is an `IrqMutex`, so an
+/// interrupt handler (or a preempting thread) on the same CPU never finds it held by the code
+/// it interrupted.
 struct SerialLogger {
-    serial: Mutex<Serial>,
+    serial: IrqMutex<Serial>,
 }
 
 static LOGGER: SerialLogger = SerialLogger {
-    serial: Mutex::new(Serial::COM1),
+    serial: IrqMutex::new(Serial::COM1),
 };
 
 impl Log for SerialLogger {

@@ -5,19 +5,22 @@
 //! later work adds ring-3 programs, LWPs, the scheduler and signal delivery on top of what is
 //! here. What is here is the boot path:
 //!
-//! - `arch/`: the only place with assembly and privileged instructions (PVH entry, GDT/TSS,
-//!   IDT and trap frames, page-table changes, MP table, host detection);
+//! - `arch/`: the only place with assembly and privileged instructions (PVH entry, per-CPU
+//!   GDT/TSS and GS, IDT and the trap path, LAPIC/IOAPIC, time, SMP bring-up, context
+//!   switch, TLB shoot-down, page-table changes, MP table, host detection);
 //! - `boot_info`: the arch-neutral description of what the loader handed over;
 //! - `drivers/`: the 16550 serial port (kernel log) and the virtio-mmio console;
 //! - `console`: where the banner and, later, user output go (virtio console, else serial);
 //! - `klog`: the `log` backend (serial only);
 //! - `mm/`: frames, the kernel heap, page tables' users (kernel stacks, address spaces),
 //!   user-memory access;
+//! - `sched/`: kernel threads, per-CPU run queues, sleep queues, the clock, preemption;
+//! - `sync`: `IrqMutex`, the kernel's spin lock;
 //! - `panic`: the panic report.
 //!
-//! `unsafe` is denied crate-wide and allowed only in `arch`, the low parts of `mm`, and the
-//! virtio driver (whose crate's API is unsafe); every `unsafe` block carries a `// SAFETY:`
-//! comment.
+//! `unsafe` is denied crate-wide and allowed only in `arch`, the low parts of `mm`, `sync`
+//! (the lock's `UnsafeCell`), and the virtio driver (whose crate's API is unsafe); every
+//! `unsafe` block carries a `// SAFETY:` comment.
 //!
 //! # Cost model
 //!
@@ -32,26 +35,37 @@
 //! the boot page tables (identity map + direct map + kernel window) and the boot GDT. Then:
 //!
 //! 1. **Serial port**: COM1 programmed, so every later step can report a failure.
-//! 2. **CPU tables**: the final GDT and TSS (IST1 for `#DF`), then the IDT; from here on an
-//!    exception in the kernel prints a full report and exits with `KERNEL_FAULT`.
+//! 2. **CPU tables**: the IDT (all 256 vectors), the boot CPU's per-CPU area (GDT and TSS with
+//!    IST stacks for `#DF`/NMI/`#MC`, GS base), the legacy PIC remapped and masked; from here
+//!    on an exception in the kernel prints a full report and exits with `KERNEL_FAULT`, and
+//!    locks (`sync::IrqMutex`) work.
 //! 3. **Boot information**: `hvm_start_info` validated and copied into the `BootInfo`; a bad
 //!    one prints `lwpvm: bad boot information: ...` and exits with `BOOT_FAILURE`.
 //! 4. **Logger**: the `log` backend on the serial port, level from `loglevel=`.
 //! 5. **Identity map removed**: the lower half now belongs to (future) ring-3 programs.
 //! 6. **Memory**: the frame allocator takes the usable RAM of the memory map (less the first
 //!    MiB, the kernel image and the boot modules); the heap (`alloc`) grows from it on demand.
-//! 7. **CPU count**: MP table, else `lwpvm.cpus=`, else 1 (the source is logged). The other
-//!    CPUs are only counted, not started. Then the inspection table (`inspect`) is marked
-//!    running, with a record per counted CPU (the boot CPU online), for the VMM's dumps.
+//! 7. **CPUs**: MP table (count, APIC ids, IOAPIC), else `lwpvm.cpus=`, else 1. Then the
+//!    inspection table (`inspect`) is marked running, with a record per counted CPU, for the
+//!    VMM's dumps.
 //! 8. **Host detection**: hypervisor signature, brand string and a timed ring-0 loop.
-//! 9. **Console**: the first virtio console announced on the command line, else serial.
-//! 10. **Banner**: one line on the console.
-//! 11. **Test hooks**: `lwpvm.selftest=mm|kstack-overflow` (in-kernel self-tests, see
-//!     `mm::selftest`), `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID` (ask the VMM for a dump),
+//! 9. **Time**: the TSC frequency (CPUID, KVM, `lwpvm.tsc_khz=`, kvmclock or the PIT), the
+//!    monotonic clock, the wall clock (RTC).
+//! 10. **Interrupt controllers**: the boot CPU's LAPIC (x2APIC if offered), the IOAPIC (all
+//!     pins masked), the TLB shoot-down IPI.
+//! 11. **Scheduler**: the boot code becomes thread `main` on CPU 0, CPU 0's idle thread and
+//!     clock (`lwpvm.hz=`) start; interrupts are enabled.
+//! 12. **SMP**: the other CPUs are started (INIT-SIPI-SIPI), each with its idle thread and
+//!     clock. Then the inspection table says `running`: the machine has its steady shape.
+//! 13. **Console**: the first virtio console announced on the command line, else serial.
+//! 14. **Banner**: one line on the console (`cpus=` counts CPUs started, or
+//!     `started/expected` when some did not start).
+//! 15. **Test hooks**: `lwpvm.selftest=mm|kstack-overflow|sched|smp|pingpong` (in-kernel
+//!     self-tests), `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID` (ask the VMM for a dump),
 //!     `lwpvm.inspect_selftest=N` (made-up inspection records and three dumps), then
 //!     `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1` (in that
 //!     order of precedence).
-//! 12. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
+//! 16. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
 
 #![no_std]
 #![no_main]
@@ -68,6 +82,9 @@ mod inspect;
 mod klog;
 mod mm;
 mod panic;
+mod sched;
+#[allow(unsafe_code)]
+mod sync;
 
 use alloc::string::String;
 use core::fmt::Write;
@@ -123,8 +140,9 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     // 6. Memory: frame allocator over the memory map, kernel PDPTs, heap (grows on demand).
     mm::init(boot);
 
-    // 7. CPU count.
-    let cpus = count_cpus(cmdline);
+    // 7. CPUs.
+    let mp = arch::mptable::scan();
+    let cpus = count_cpus(cmdline, mp.as_ref());
 
     // 7. (cont.) Inspection.
     inspect::init(cpus, entry_tsc, arch::cpu::cpuid(1, 0).ebx >> 24);
@@ -135,7 +153,74 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     let host = host::probe();
     log_host(&host);
 
-    // 9. Console.
+    // 9. Time.
+    let hv = arch::time::HypervisorInfo {
+        kvm: host.signature_str() == "KVMKVMKVM",
+        max_leaf: host.hypervisor_max_leaf,
+    };
+    let cmdline_khz = cmdline::get(cmdline, "lwpvm.tsc_khz").and_then(cmdline::parse_u64);
+    let (source, khz) = arch::time::init(hv, cmdline_khz);
+    if source == arch::time::TscSource::Assumed {
+        log::warn!(
+            "time: TSC frequency unknown (no CPUID leaf, no kvmclock, no PIT); assuming 1 GHz"
+        );
+    }
+    log::info!(
+        "time: TSC {}.{:03} MHz from {}; wall clock from {}",
+        khz / 1000,
+        khz % 1000,
+        source.name(),
+        if arch::time::rtc_present() {
+            "the RTC"
+        } else {
+            "nothing (starts at the epoch)"
+        }
+    );
+
+    // 10. Interrupt controllers.
+    let lapic_phys = mp.map_or(0xfee0_0000, |m| u64::from(m.lapic_phys));
+    arch::apic::init_bsp(
+        lapic_phys,
+        cmdline::get(cmdline, "lwpvm.apic") == Some("xapic"),
+    );
+    arch::percpu::this().set_apic_id(arch::apic::id());
+    let [mmio, x2] = arch::apic::access_cycles();
+    log::info!(
+        "apic: {} mode (LAPIC id {}); register read {} cycles by MMIO, {} by x2APIC MSR; TSC-deadline timer {}; FSGSBASE {} (not enabled)",
+        if arch::apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
+        arch::apic::id(),
+        mmio,
+        x2,
+        if arch::apic::tsc_deadline_available() { "offered" } else { "absent" },
+        if arch::percpu::fsgsbase_available() { "offered" } else { "absent" },
+    );
+    let ioapic_phys = mp
+        .and_then(|m| m.ioapic_phys)
+        .map_or(arch::ioapic::DEFAULT_PHYS, u64::from);
+    let pins = arch::ioapic::init(ioapic_phys);
+    log::debug!("ioapic: {pins} pins at {ioapic_phys:#x}, all masked");
+    arch::tlb::init();
+
+    // 11. Scheduler.
+    let hz = cmdline::get(cmdline, "lwpvm.hz")
+        .and_then(cmdline::parse_u64)
+        .unwrap_or(sched::DEFAULT_HZ);
+    sched::init_bsp(hz, arch::boot_stack_top());
+    arch::irq::enable();
+
+    // 12. SMP.
+    let started = match mp {
+        Some(mp) if trampoline_free(boot) => arch::smp::start_aps(mp.apic_ids(), sched::run_ap),
+        Some(_) => {
+            log::error!("smp: the trampoline page is not free RAM; not starting other CPUs");
+            1
+        }
+        None => 1,
+    };
+    log::info!("smp: {started} of {cpus} CPUs online");
+    inspect::boot_done();
+
+    // 13. Console.
     match drivers::virtio::probe(cmdline) {
         Some(dev) => {
             log::info!("console: {dev}");
@@ -144,14 +229,15 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
         None => log::warn!("console: no virtio console found; falling back to the serial port"),
     }
 
-    // 10. Banner (formatted once, into a stack buffer: core::fmt costs thousands of ring-0
+    // 14. Banner (formatted once, into a stack buffer: core::fmt costs thousands of ring-0
     // instructions per line).
     let mut banner = LineBuf::<160>::new();
     let _ = write!(
         banner,
-        "lwpvm {VERSION}: host={} vmm={} cpus={cpus} mem={}MiB",
+        "lwpvm {VERSION}: host={} vmm={} cpus={} mem={}MiB",
         host.flavour().name(),
         vmm_name(cmdline, &host),
+        CpuCount(started, cpus),
         (boot.usable_memory() + (1 << 19)) >> 20,
     );
     if let Some(initrd) = boot.initrd() {
@@ -167,10 +253,10 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
         arch::cpu::rdtsc().wrapping_sub(entry_tsc)
     );
 
-    // 11. Test hooks.
+    // 15. Test hooks.
     run_test_hooks(cmdline);
 
-    // 12. Exit.
+    // 16. Exit.
     let code = match cmdline::get(cmdline, "lwpvm.exit") {
         None => status::SUCCESS,
         Some(v) => match cmdline::parse_u64(v) {
@@ -221,9 +307,39 @@ fn log_boot_info(boot: &BootInfo) {
     );
 }
 
+/// `started` or `started/expected`, for the banner.
+struct CpuCount(usize, u32);
+
+impl core::fmt::Display for CpuCount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 as u64 == u64::from(self.1) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{}/{}", self.0, self.1)
+        }
+    }
+}
+
+/// Whether the AP trampoline page lies in usable RAM that no boot module occupies.
+fn trampoline_free(boot: &BootInfo) -> bool {
+    let (lo, hi) = (
+        arch::smp::TRAMPOLINE_PHYS,
+        arch::smp::TRAMPOLINE_PHYS + 4096,
+    );
+    let in_ram = boot
+        .memory_regions()
+        .iter()
+        .any(|r| r.kind == boot_info::MemoryKind::Usable && r.start <= lo && r.end() >= hi);
+    let clash = boot
+        .modules()
+        .iter()
+        .any(|m| m.size > 0 && m.phys < hi && m.phys + m.size > lo);
+    in_ram && !clash
+}
+
 /// CPU count: MP table, else `lwpvm.cpus=`, else 1.
-fn count_cpus(cmdline: &str) -> u32 {
-    if let Some(mp) = arch::mptable::scan() {
+fn count_cpus(cmdline: &str, mp: Option<&arch::mptable::MpInfo>) -> u32 {
+    if let Some(mp) = mp {
         log::info!(
             "cpus: {} (MP table: floating pointer at {:#x}, config table at {:#x}, BSP APIC id {:?}, LAPIC at {:#x})",
             mp.cpus,
@@ -273,8 +389,10 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
 /// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID`, `lwpvm.inspect_selftest=N`,
 /// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
-    if let Some(which) = cmdline::get(cmdline, "lwpvm.selftest") {
-        mm::selftest::run(which);
+    match cmdline::get(cmdline, "lwpvm.selftest") {
+        Some(which @ ("mm" | "kstack-overflow")) => mm::selftest::run(which),
+        Some(which) => sched::selftest::run(which),
+        None => {}
     }
     if let Some(spec) = cmdline::get(cmdline, "lwpvm.bench") {
         bench_output(spec);

@@ -11,8 +11,9 @@
 //!   #0  0x...            (return addresses; resolve with addr2line -e lwpvm-kernel)
 //! ```
 //!
-//! A panic during the report (or in another CPU's panic, later) prints one short line on the
-//! serial port and exits at once.
+//! The other CPUs are stopped first (an NMI each: `smp::stop_others`). A panic during the
+//! report (or a second CPU's panic) prints one short line on the serial port and exits at
+//! once.
 
 use core::fmt::Write;
 use core::panic::PanicInfo;
@@ -20,7 +21,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use shared_abi::current::ports::status;
 
-use crate::arch::{backtrace, cpu};
+use crate::arch::{backtrace, cpu, smp};
 use crate::console::Emergency;
 use crate::drivers::serial::Serial;
 
@@ -35,8 +36,9 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         let _ = writeln!(serial, "kernel panic while panicking: {}", info.message());
         cpu::exit(status::KERNEL_PANIC);
     }
-    // For a dump on panic (CPU 0 until per-CPU data exists).
-    crate::inspect::note_panic(0, info);
+    smp::stop_others();
+    // For a dump on panic.
+    crate::inspect::note_panic(crate::arch::percpu::cpu_id() as u32, info);
     let mut out = Emergency::new();
     let _ = write!(out, "kernel panic: {}", info.message());
     if let Some(loc) = info.location() {

@@ -58,11 +58,8 @@ fn check_table(d: &Value, cpus: u64, context: &str) {
         assert_eq!(c["cpu_id"], i as u64, "{context}");
         assert_eq!(c["status"], "ok", "{context}");
         assert_eq!(c["bsp"], i == 0, "{context}");
-        assert_eq!(
-            c["online"],
-            i == 0,
-            "{context}: only the boot CPU runs so far"
-        );
+        // Every CPU is started by the kernel and marks itself online.
+        assert_eq!(c["online"], true, "{context}");
     }
     assert_eq!(recs[0]["apic_id"], 0, "{context}");
     assert!(d["processes"].as_array().unwrap().is_empty(), "{context}");
@@ -94,8 +91,12 @@ fn dump_on_exit_decodes_the_header_and_cpu_records() {
         assert_eq!(d["table"]["kernel_state"], "running", "{context}");
         assert_eq!(d["timing"]["paused"], false, "{context}");
         assert_eq!(d["vcpus"][0]["state"], "ended", "{context}");
-        if cpus == 2 {
-            assert_eq!(d["vcpus"][1]["state"], "wait_for_sipi", "{context}");
+        for v in 0..cpus as usize {
+            // An AP idle in `hlt` when the VM ends is reported as halted.
+            let state = d["vcpus"][v]["state"].as_str().unwrap_or("");
+            assert!(state == "ended" || state == "halted", "{context}");
+            // The kernel started every CPU and each marked itself online.
+            assert_eq!(d["cpus"][v]["online"], true, "{context}");
         }
     }
 }
@@ -320,7 +321,12 @@ impl Running {
             let d: Value = serde_json::from_str(&json).unwrap();
             match d["table"]["kernel_state"].as_str() {
                 Some("running") => return,
-                Some("booting") => assert_eq!(d["table"]["status"], "ok", "{d:#}"),
+                // While the CPUs come up, a pause can catch a record mid-update: the decoder
+                // must then say "torn", never decode it as valid.
+                Some("booting") => {
+                    let st = d["table"]["status"].as_str().unwrap_or("");
+                    assert!(st == "ok" || st == "torn", "{d:#}");
+                }
                 _ => panic!("unexpected dump while booting: {d:#}"),
             }
             assert!(
@@ -503,7 +509,12 @@ fn a_halted_guest_is_dumped_and_stopped() {
         assert_eq!(code, 0, "{err}");
         let d: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(d["timing"]["paused"], true);
-        assert_eq!(d["vcpus"][1]["state"], "wait_for_sipi", "{d:#}");
+        // The AP: not started yet (early in boot), idle in `hlt`, or running when paused.
+        let ap = d["vcpus"][1]["state"].as_str().unwrap_or("");
+        assert!(
+            ["wait_for_sipi", "halted", "running"].contains(&ap),
+            "{d:#}"
+        );
         if d["vcpus"][0]["state"] == "halted" {
             break;
         }

@@ -10,5 +10,6 @@ mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
 pub use self::x86_64::{
-    backtrace, boot, cpu, exit, host, init_cpu, io, layout, mptable, paging, phys, trap, uaccess,
+    apic, backtrace, boot, boot_stack_top, cpu, exit, fpu, host, init_cpu, io, ioapic, irq, layout,
+    mptable, msr, paging, percpu, phys, smp, stackpool, switch, time, tlb, trap, uaccess,
 };

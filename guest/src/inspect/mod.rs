@@ -534,7 +534,6 @@ pub fn cpu(cpu_id: u32) -> Option<CpuSlot> {
 }
 
 /// Marks CPU `cpu_id` online with its APIC id (SMP bring-up, on that CPU).
-#[allow(dead_code)]
 pub fn cpu_online(cpu_id: u32, apic_id: u32) {
     if let Some(c) = cpu(cpu_id) {
         c.update(|r| {
@@ -548,9 +547,10 @@ pub fn cpu_online(cpu_id: u32, apic_id: u32) {
 // Boot.
 // ---------------------------------------------------------------------------------------------
 
-/// Publishes the table: kernel running, `boot_generation`, `ncpus` CPU records (the boot CPU
-/// online with `bsp_apic_id`, the others offline until they start). Call once, on the boot
-/// CPU, after the heap and the CPU count, before other CPUs start.
+/// Publishes the table: `boot_generation`, `ncpus` CPU records (the boot CPU online with
+/// `bsp_apic_id`, the others offline until they start). The kernel state stays `booting`
+/// until [`boot_done`]. Call once, on the boot CPU, after the heap and the CPU count, before
+/// other CPUs start.
 pub fn init(ncpus: u32, boot_generation: u64, bsp_apic_id: u32) {
     let mut t = TABLES.lock();
     let published = ncpus.min(MAX_CPUS);
@@ -596,8 +596,14 @@ pub fn init(ncpus: u32, boot_generation: u64, bsp_apic_id: u32) {
         h.cpus.live = published;
         h.dropped = h.dropped.saturating_add(ncpus - published);
         h.features = FEATURE_CPUS | FEATURE_DUMP_PORT;
-        h.kernel_state = KSTATE_RUNNING;
     });
+}
+
+/// Marks the kernel `running`: boot is complete (every CPU that will start has started and
+/// published itself), so a dump from now on shows the machine in its steady shape.
+pub fn boot_done() {
+    let _t = TABLES.lock();
+    write_header(|h| h.kernel_state = KSTATE_RUNNING);
 }
 
 /// Announces that process and LWP records are maintained (the LWP subsystem calls this once

@@ -20,9 +20,10 @@
 //!
 //! # Locking
 //!
-//! `talc`'s lock (a spin lock) covers the allocator and the heap region's page tables (only
-//! `acquire`, called with it held, changes them). It nests outside the frame allocator's lock.
-//! Never allocate in an interrupt handler until that lock disables interrupts.
+//! `talc`'s lock ([`crate::sync::RawIrqSpin`], which disables interrupts and so kernel
+//! preemption while held) covers the allocator and the heap region's page tables (only
+//! `acquire`, called with it held, changes them). It nests outside the frame allocator's lock
+//! and inside any `IrqMutex`.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -103,10 +104,11 @@ unsafe impl Source for FrameSource {
 }
 
 #[global_allocator]
-static HEAP: talc::TalcLock<spin::Mutex<()>, FrameSource> = talc::TalcLock::new(FrameSource {
-    heap_end: 0,
-    mapped_end: KERNEL_HEAP_BASE,
-});
+static HEAP: talc::TalcLock<crate::sync::RawIrqSpin, FrameSource> =
+    talc::TalcLock::new(FrameSource {
+        heap_end: 0,
+        mapped_end: KERNEL_HEAP_BASE,
+    });
 
 /// Heap figures, for logs and dumps.
 #[derive(Clone, Copy, Debug, Default)]

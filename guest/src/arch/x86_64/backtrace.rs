@@ -2,30 +2,52 @@
 //!
 //! The kernel is built with frame pointers (`-C force-frame-pointers=yes`), so each frame
 //! starts with `[saved rbp, return address]` at `rbp`. The walk only dereferences a frame
-//! pointer that is 8-byte aligned and whose 16 bytes lie inside one of the kernel stacks
-//! ([`kernel_stacks`]), follows saved RBPs only upwards (towards older frames), and stops
+//! pointer that is 8-byte aligned and whose 16 bytes lie inside one of the regions known to
+//! hold kernel stacks ([`kernel_stacks`]: the boot stack, the IST stacks, and regions their
+//! owners register, such as the thread-stack pool), follows saved RBPs only upwards (towards older frames), and stops
 //! after [`MAX_FRAMES`] frames, at RBP = 0 (the boot entry clears it) or at anything
 //! suspicious. A corrupted stack therefore ends the backtrace early instead of faulting inside
 //! the panic or fault report. Addresses are printed raw: resolve them with
 //! `addr2line -e lwpvm-kernel` (the release image keeps line tables).
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::boot::BOOT_STACK;
-use super::gdt::DOUBLE_FAULT_STACK;
+use super::percpu;
 
 /// Most frames printed.
 pub const MAX_FRAMES: usize = 32;
 
-/// `[bottom, top)` of every kernel stack: the boot stack and the double-fault IST stack.
-pub fn kernel_stacks() -> [(u64, u64); 2] {
-    [
-        (BOOT_STACK.bottom(), BOOT_STACK.top()),
-        (DOUBLE_FAULT_STACK.bottom(), DOUBLE_FAULT_STACK.top()),
-    ]
+/// Extra stack regions (`[bottom, top)`, 0/0 = unused) registered by the owners of kernel
+/// stacks other than the boot stack and the IST stacks (the thread-stack pool).
+static REGIONS: [(AtomicU64, AtomicU64); 4] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 4];
+
+/// Registers `[bottom, top)` as memory that holds kernel stacks (it must stay mapped).
+/// Silently ignored once [`REGIONS`] is full.
+pub fn add_stack_region(bottom: u64, top: u64) {
+    for (b, t) in &REGIONS {
+        if t.load(Ordering::Acquire) == 0 {
+            b.store(bottom, Ordering::Relaxed);
+            t.store(top, Ordering::Release);
+            return;
+        }
+    }
 }
 
-/// The kernel stack that holds all of `[addr, addr + len)`, if any.
+/// `[bottom, top)` of every region known to hold kernel stacks: the boot stack, all CPUs'
+/// IST stacks, and the registered regions (unused slots are empty ranges).
+pub fn kernel_stacks() -> [(u64, u64); 6] {
+    let mut out = [(0, 0); 6];
+    out[0] = (BOOT_STACK.bottom(), BOOT_STACK.top());
+    out[1] = percpu::ist_region();
+    for (i, (b, t)) in REGIONS.iter().enumerate() {
+        out[2 + i] = (b.load(Ordering::Relaxed), t.load(Ordering::Acquire));
+    }
+    out
+}
+
+/// The kernel stack region that holds all of `[addr, addr + len)`, if any.
 fn stack_of(addr: u64, len: u64) -> Option<(u64, u64)> {
     let end = addr.checked_add(len)?;
     kernel_stacks()

@@ -1,46 +1,89 @@
-//! The GDT and TSS of the boot CPU, with an IST stack for double faults.
+//! Per-CPU GDT and TSS, with Linux's x86_64 selector layout and IST stacks.
 //!
-//! Selector layout (fixed: the boot GDT in `boot.rs` uses the same kernel selectors, and the
-//! order of the user selectors is what `sysret` requires: SS = STAR[63:48] + 8,
-//! CS = STAR[63:48] + 16 with STAR[63:48] = [`KERNEL_DS`]):
+//! Every CPU has its own GDT and TSS (in its [`PerCpu`](super::percpu::PerCpu) area): the TSS
+//! holds that CPU's RSP0 (the running thread's kernel stack top, changed on every context
+//! switch) and IST pointers into that CPU's IST stacks, and `ltr` marks the TSS descriptor
+//! busy, so neither can be shared.
 //!
-//! | selector | descriptor |
-//! |---|---|
-//! | 0x00 | null |
-//! | 0x08 | [`KERNEL_CS`]: 64-bit code, DPL 0 |
-//! | 0x10 | [`KERNEL_DS`]: data, DPL 0 |
-//! | 0x1b | [`USER_DS`]: data, DPL 3 |
-//! | 0x23 | [`USER_CS`]: 64-bit code, DPL 3 |
-//! | 0x28 | [`TSS_SEL`]: 64-bit TSS (two slots) |
+//! Selector layout, as Linux's (`arch/x86/include/asm/segment.h`), so that selectors in
+//! signal frames read as on Linux:
 //!
-//! The TSS holds IST1 ([`DOUBLE_FAULT_IST`]) for `#DF`, so a kernel stack overflow ends in a
-//! readable report instead of a triple fault. RSP0 (the stack ring-3 traps switch to) is set
-//! when user mode arrives. One GDT and TSS for the boot CPU now; per-CPU copies come with SMP.
-//! This module knows nothing of tasks.
+//! | selector | index | descriptor |
+//! |---|---|---|
+//! | 0x00 | 0 | null |
+//! | 0x08 | 1 | kernel 32-bit code (Linux's `__KERNEL32_CS`; unused) |
+//! | 0x10 | 2 | [`KERNEL_CS`]: 64-bit code, DPL 0 |
+//! | 0x18 | 3 | [`KERNEL_DS`]: data, DPL 0 |
+//! | 0x23 | 4 | [`USER32_CS`]: 32-bit code, DPL 3, **not present**: a placeholder (compat mode is not supported; a far jump there raises `#NP`) |
+//! | 0x2b | 5 | [`USER_DS`]: data, DPL 3 |
+//! | 0x33 | 6 | [`USER_CS`]: 64-bit code, DPL 3 |
+//! | 0x38 | 7 | null (as in Linux) |
+//! | 0x40 | 8, 9 | [`TSS_SEL`]: 64-bit TSS |
+//!
+//! `IA32_STAR` ([`STAR_VALUE`]) puts `USER32_CS` in bits 63:48, so `sysretq` loads CS =
+//! 0x23 + 16 = 0x33 and SS = 0x23 + 8 = 0x2b, and `KERNEL_CS` in bits 47:32, so `syscall`
+//! loads CS = 0x10 and SS = 0x18.
+//!
+//! IST: 1 = `#DF` ([`IST_DOUBLE_FAULT`]), 2 = NMI ([`IST_NMI`]), 3 = `#MC`
+//! ([`IST_MACHINE_CHECK`]): the three vectors that can arrive on a bad or unknown stack.
+//! This module knows nothing of threads.
 
 use core::arch::asm;
 use core::mem::size_of;
 
-use super::layout::IST_STACK_SIZE;
-use super::{BootCell, StackMem};
-
+/// Kernel 32-bit code selector (unused; Linux's `__KERNEL32_CS`).
+#[allow(dead_code)] // documents the layout
+pub const KERNEL32_CS: u16 = 0x08;
 /// Kernel code selector.
-pub const KERNEL_CS: u16 = 0x08;
+pub const KERNEL_CS: u16 = 0x10;
 /// Kernel data selector.
-pub const KERNEL_DS: u16 = 0x10;
+pub const KERNEL_DS: u16 = 0x18;
+/// User 32-bit code selector (RPL 3): a not-present placeholder.
+pub const USER32_CS: u16 = 0x20 | 3;
 /// User data selector (RPL 3).
-#[allow(dead_code)] // for user mode, which is not there yet
-pub const USER_DS: u16 = 0x18 | 3;
-/// User code selector (RPL 3).
-#[allow(dead_code)] // for user mode, which is not there yet
-pub const USER_CS: u16 = 0x20 | 3;
+pub const USER_DS: u16 = 0x28 | 3;
+/// User 64-bit code selector (RPL 3).
+pub const USER_CS: u16 = 0x30 | 3;
 /// TSS selector.
-pub const TSS_SEL: u16 = 0x28;
+pub const TSS_SEL: u16 = 0x40;
+/// Number of 8-byte GDT slots.
+pub const GDT_ENTRIES: usize = 10;
 
-/// IST index (1-based, as in the IDT gate) of the double-fault stack.
-pub const DOUBLE_FAULT_IST: u8 = 1;
+/// `IA32_STAR`: `sysret` base selector in 63:48, `syscall` CS in 47:32.
+pub const STAR_VALUE: u64 = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32);
+
+/// IST index (1-based, as in an IDT gate) of the double-fault stack.
+pub const IST_DOUBLE_FAULT: u8 = 1;
+/// IST index of the NMI stack.
+pub const IST_NMI: u8 = 2;
+/// IST index of the machine-check stack.
+pub const IST_MACHINE_CHECK: u8 = 3;
+
+const _: () = {
+    // sysret's arithmetic on STAR[63:48].
+    assert!((USER32_CS & !3) + 8 == (USER_DS & !3));
+    assert!((USER32_CS & !3) + 16 == (USER_CS & !3));
+    // syscall's: SS = CS + 8.
+    assert!(KERNEL_CS + 8 == KERNEL_DS);
+    assert!(TSS_SEL as usize / 8 + 2 == GDT_ENTRIES);
+};
+
+/// The GDT's fixed descriptors (the TSS slots are filled per CPU).
+const TEMPLATE: [u64; GDT_ENTRIES] = [
+    0,
+    0x00cf_9b00_0000_ffff, // 0x08 kernel 32-bit code: P, DPL0, code RX accessed, D, G
+    0x00af_9b00_0000_ffff, // 0x10 kernel code: P, DPL0, code RX accessed, L, G
+    0x00cf_9300_0000_ffff, // 0x18 kernel data: P, DPL0, data RW accessed, D/B, G
+    0x00cf_7b00_0000_ffff, // 0x23 user 32-bit code: NOT present, DPL3, code RX, D, G
+    0x00cf_f300_0000_ffff, // 0x2b user data: P, DPL3, data RW accessed, D/B, G
+    0x00af_fb00_0000_ffff, // 0x33 user code: P, DPL3, code RX accessed, L, G
+    0,                     // 0x38 unused
+    0,                     // 0x40 TSS low (per CPU)
+    0,                     // 0x48 TSS high
+];
 
 /// The 64-bit task-state segment (Intel SDM vol. 3, 8.7).
+#[derive(Clone, Copy)]
 #[repr(C, packed(4))]
 pub struct Tss {
     _reserved0: u32,
@@ -57,29 +100,18 @@ pub struct Tss {
 
 const _: () = assert!(size_of::<Tss>() == 104);
 
-static TSS: BootCell<Tss> = BootCell::new(Tss {
-    _reserved0: 0,
-    rsp: [0; 3],
-    _reserved1: 0,
-    ist: [0; 7],
-    _reserved2: 0,
-    _reserved3: 0,
-    iomap_base: size_of::<Tss>() as u16,
-});
-
-/// The double-fault stack.
-pub(super) static DOUBLE_FAULT_STACK: StackMem<IST_STACK_SIZE> = StackMem::new();
-
-/// The GDT: 5 ordinary descriptors, then the 16-byte TSS descriptor (slots 5 and 6).
-static GDT: BootCell<[u64; 7]> = BootCell::new([
-    0,
-    0x00af_9b00_0000_ffff, // kernel code: P, DPL0, code RX accessed, L, G
-    0x00cf_9300_0000_ffff, // kernel data: P, DPL0, data RW accessed, D/B, G
-    0x00cf_f300_0000_ffff, // user data:   P, DPL3, data RW accessed, D/B, G
-    0x00af_fb00_0000_ffff, // user code:   P, DPL3, code RX accessed, L, G
-    0,                     // TSS low  (filled in by `init`)
-    0,                     // TSS high
-]);
+impl Tss {
+    /// An all-zero TSS (so that per-CPU areas stay in `.bss`); [`load`] fills it in.
+    pub const ZERO: Self = Self {
+        _reserved0: 0,
+        rsp: [0; 3],
+        _reserved1: 0,
+        ist: [0; 7],
+        _reserved2: 0,
+        _reserved3: 0,
+        iomap_base: 0,
+    };
+}
 
 /// The operand of `lgdt`/`lidt`.
 #[repr(C, packed)]
@@ -88,11 +120,20 @@ pub(super) struct DescriptorTablePointer {
     pub base: u64,
 }
 
-/// Builds the TSS descriptor, loads the GDT, reloads every segment register and the task
-/// register. Call once on the boot CPU, before anything can fault onto IST1.
-pub fn init() {
-    let tss_base = TSS.get() as u64;
-    let ist1_top = DOUBLE_FAULT_STACK.top();
+/// Fills this CPU's TSS (IST tops, RSP0, no I/O bitmap) and GDT, loads the GDT, reloads every
+/// segment register and the task register.
+///
+/// # Safety
+///
+/// `gdt` and `tss` are this CPU's own, live forever and are not loaded on any other CPU;
+/// `ist_tops` are the tops of stacks reserved for this CPU. Interrupts are disabled.
+pub(super) unsafe fn load(
+    gdt: *mut [u64; GDT_ENTRIES],
+    tss: *mut Tss,
+    ist_tops: [u64; 3],
+    rsp0: u64,
+) {
+    let tss_base = tss as u64;
     let limit = (size_of::<Tss>() - 1) as u64;
     // 64-bit available TSS (type 9), present, DPL 0.
     let low = (limit & 0xffff)
@@ -102,26 +143,31 @@ pub fn init() {
         | (((tss_base >> 24) & 0xff) << 56);
     let high = tss_base >> 32;
 
-    // SAFETY: single-threaded boot: nothing else references TSS or GDT yet (the CPU still
-    // uses the boot GDT, and TR is not loaded). The TSS is packed(4): write through a raw
-    // pointer with `write_unaligned` to avoid references to misaligned fields.
+    // SAFETY: the caller gives this CPU's own GDT and TSS, not yet loaded (or loaded only by
+    // this CPU, which is not using them while interrupts are off). The TSS is packed(4):
+    // write through raw pointers with `write_unaligned`.
     unsafe {
-        let tss = TSS.get();
-        core::ptr::addr_of_mut!((*tss).ist[usize::from(DOUBLE_FAULT_IST - 1)])
-            .write_unaligned(ist1_top);
-        let gdt = &mut *GDT.get();
-        gdt[5] = low;
-        gdt[6] = high;
+        let mut t = Tss::ZERO;
+        t.rsp[0] = rsp0;
+        t.ist[0] = ist_tops[0];
+        t.ist[1] = ist_tops[1];
+        t.ist[2] = ist_tops[2];
+        t.iomap_base = size_of::<Tss>() as u16;
+        tss.write_unaligned(t);
+        let mut g = TEMPLATE;
+        g[TSS_SEL as usize / 8] = low;
+        g[TSS_SEL as usize / 8 + 1] = high;
+        gdt.write(g);
     }
 
     let gdtr = DescriptorTablePointer {
-        limit: (size_of::<[u64; 7]>() - 1) as u16,
-        base: GDT.get() as u64,
+        limit: (size_of::<[u64; GDT_ENTRIES]>() - 1) as u16,
+        base: gdt as u64,
     };
-    // SAFETY: the GDT is a static that lives forever with valid descriptors at the selectors
-    // loaded here (KERNEL_CS, KERNEL_DS, TSS_SEL). CS is reloaded with a far return to the
-    // next instruction. FS/GS are loaded with the null selector (their bases are set by MSR
-    // later). `ltr` marks the TSS descriptor busy, which is why the GDT is writable.
+    // SAFETY: the GDT lives forever with valid descriptors at the selectors loaded here. CS is
+    // reloaded with a far return. FS/GS get the null selector: loading a selector would clear
+    // the bases, which are set by MSR afterwards (`percpu`). `ltr` marks the TSS descriptor
+    // busy, which is why the GDT is writable and per CPU.
     unsafe {
         asm!(
             "lgdt [{gdtr}]",
@@ -144,4 +190,15 @@ pub fn init() {
             tmp = out(reg) _,
         );
     }
+}
+
+/// Sets RSP0 in `tss` (the stack a ring-3 interrupt or exception switches to).
+///
+/// # Safety
+///
+/// `tss` is this CPU's TSS; interrupts are disabled (the CPU reads RSP0 on a ring-3 entry).
+#[inline]
+pub(super) unsafe fn set_rsp0(tss: *mut Tss, rsp0: u64) {
+    // SAFETY: per the contract; the field is at offset 4 of a packed struct: unaligned write.
+    unsafe { core::ptr::addr_of_mut!((*tss).rsp[0]).write_unaligned(rsp0) }
 }

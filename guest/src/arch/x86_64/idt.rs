@@ -1,17 +1,19 @@
-//! The interrupt descriptor table.
+//! The interrupt descriptor table, shared by all CPUs.
 //!
-//! Vectors 0..31 (the CPU exceptions) point at the entry stubs in [`super::trap`], as
-//! interrupt gates (IF cleared on entry), DPL 0 (ring 3 cannot raise them with `int n`), on
-//! the current stack, except `#DF`, which switches to IST1 so that a kernel stack overflow
-//! still produces a report. Vectors 32..255 are not present yet: an interrupt there would
-//! raise `#NP` (and be reported as such). Interrupts stay disabled until the APIC code
-//! exists. The table is the boot CPU's; all CPUs will share it.
+//! All 256 vectors are present: each points at its entry stub in [`super::trap`], as a 64-bit
+//! interrupt gate (IF cleared on entry), DPL 0 (ring 3 cannot raise any vector with `int n`;
+//! on the development machines' KVM `int n` from ring 3 raises `#UD` anyway), selector
+//! [`KERNEL_CS`]. Three vectors switch to an IST stack (see `gdt`): `#DF` (IST1), NMI (IST2)
+//! and `#MC` (IST3); their stubs take the paranoid entry (see `trap`). The vector map is in
+//! `irq` and docs/ARCHITECTURE.md.
+//!
+//! The table is built once by the boot CPU ([`init`]) and loaded by every CPU ([`load`]).
 
 use core::arch::asm;
 use core::mem::size_of;
 
-use super::gdt::{DescriptorTablePointer, DOUBLE_FAULT_IST, KERNEL_CS};
-use super::trap::{self, VECTOR_DOUBLE_FAULT};
+use super::gdt::{DescriptorTablePointer, IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI, KERNEL_CS};
+use super::trap::{self, VECTOR_DOUBLE_FAULT, VECTOR_MACHINE_CHECK, VECTOR_NMI};
 use super::BootCell;
 
 /// One 16-byte IDT gate descriptor.
@@ -56,25 +58,34 @@ impl Gate {
 
 static IDT: BootCell<[Gate; 256]> = BootCell::new([Gate::MISSING; 256]);
 
-/// Fills the exception gates and loads the IDT. Call once, after `gdt::init` (the IST
-/// index refers to its TSS).
+/// The IST index for `vector`'s gate.
+fn ist_of(vector: usize) -> u8 {
+    match vector as u8 {
+        VECTOR_DOUBLE_FAULT => IST_DOUBLE_FAULT,
+        VECTOR_NMI => IST_NMI,
+        VECTOR_MACHINE_CHECK => IST_MACHINE_CHECK,
+        _ => 0,
+    }
+}
+
+/// Fills all 256 gates. Call once, on the boot CPU, before the first [`load`].
 pub fn init() {
-    // SAFETY: single-threaded boot: the IDT is not loaded yet, so neither the CPU nor any
-    // other code reads it while it is written.
+    // SAFETY: single-threaded boot: the IDT is not loaded on any CPU yet, so neither a CPU
+    // nor other code reads it while it is written.
     let idt = unsafe { &mut *IDT.get() };
     for (vector, &stub) in trap::stub_addresses().iter().enumerate() {
-        let ist = if vector == usize::from(VECTOR_DOUBLE_FAULT) {
-            DOUBLE_FAULT_IST
-        } else {
-            0
-        };
-        idt[vector] = Gate::interrupt(stub, ist);
+        idt[vector] = Gate::interrupt(stub, ist_of(vector));
     }
+}
+
+/// Loads the IDT on this CPU.
+pub fn load() {
     let idtr = DescriptorTablePointer {
         limit: (size_of::<[Gate; 256]>() - 1) as u16,
         base: IDT.get() as u64,
     };
-    // SAFETY: the IDT is a static that lives forever; its present gates point at the entry
-    // stubs with the kernel code selector of the loaded GDT.
+    // SAFETY: the IDT is a static that lives forever, filled by `init` (which runs first on
+    // the boot CPU); its gates point at the entry stubs with the kernel code selector, and
+    // their IST indices at stacks each CPU's TSS provides.
     unsafe { asm!("lidt [{}]", in(reg) &idtr, options(readonly, nostack, preserves_flags)) }
 }

@@ -53,8 +53,6 @@ pub const MMIO_WINDOW_END: u64 = 4 << 30;
 
 /// Size of the boot CPU's kernel stack.
 pub const BOOT_STACK_SIZE: usize = 64 * 1024;
-/// Size of each IST stack (double fault).
-pub const IST_STACK_SIZE: usize = 16 * 1024;
 
 /// Page size used by the frame pool and virtio.
 pub const PAGE_SIZE: usize = 4096;

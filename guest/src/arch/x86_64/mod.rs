@@ -4,30 +4,54 @@
 //! |---|---|
 //! | [`boot`] | PVH 32-bit entry → long mode → higher half; `hvm_start_info` → `BootInfo` |
 //! | [`layout`] | the virtual/physical address-space constants |
-//! | [`gdt`] | GDT and TSS (IST1 for `#DF`) |
-//! | [`idt`] | the vector table; delegates to `trap` |
-//! | [`trap`] | `TrapFrame`, exception entry stubs, the kernel-fault report |
-//! | [`paging`] | 4-level page tables: map/unmap/protect in any PML4, TLB flushes |
+//! | [`gdt`] | per-CPU GDT and TSS (Linux selectors; IST for `#DF`, NMI, `#MC`) |
+//! | [`idt`] | the vector table (all 256 vectors); delegates to `trap` |
+//! | [`trap`] | `TrapFrame`, entry stubs, the common and paranoid entries, the dispatcher, the kernel-fault report |
+//! | [`irq`] | the vector map, interrupt-handler registration, EOI, the interrupt flag |
+//! | [`percpu`] | per-CPU data through GS |
+//! | [`msr`] | model-specific registers (and `#GP`-safe probes) |
+//! | [`pic`] | the legacy 8259s: remapped and masked |
+//! | [`apic`] | the local APIC (xAPIC or x2APIC): EOI, IPIs, timer |
+//! | [`ioapic`] | device interrupt routing |
+//! | [`paging`] | 4-level page tables: map/unmap/protect in any PML4, TLB flushes; removing the identity map |
 //! | [`phys`] | bounds-checked access to guest-physical memory through the direct map |
-//! | [`mptable`] | counting CPUs from the Intel MP table |
+//! | [`mptable`] | CPUs, APIC ids and the IOAPIC from the Intel MP table |
 //! | [`host`] | which hypervisor we run on (for the banner) |
 //! | [`uaccess`] | the user-memory copy routines and their exception table |
 //! | [`backtrace`] | frame-pointer walks bounded to known kernel stacks |
+//! | [`smp`] | starting the other CPUs (real-mode trampoline), stopping them on a panic |
+//! | [`time`] | TSC frequency, monotonic and real-time clocks |
+//! | [`switch`] | thread contexts and the context switch |
+//! | [`fpu`] | per-thread FPU/SSE areas (`fxsave`/`fxrstor`) |
+//! | [`tlb`] | TLB shoot-down IPIs |
+//! | [`stackpool`] | a temporary pool of kernel-thread stacks |
 //! | [`cpu`], [`io`] | single instructions: CPUID, TSC, control registers, ports, exit |
 
 #![allow(unsafe_code)]
 
+pub mod apic;
 pub mod backtrace;
 pub mod boot;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod host;
 pub mod idt;
 pub mod io;
+pub mod ioapic;
+pub mod irq;
 pub mod layout;
 pub mod mptable;
+pub mod msr;
 pub mod paging;
+pub mod percpu;
 pub mod phys;
+pub mod pic;
+pub mod smp;
+pub mod stackpool;
+pub mod switch;
+pub mod time;
+pub mod tlb;
 pub mod trap;
 pub mod uaccess;
 
@@ -82,11 +106,25 @@ impl<const N: usize> StackMem<N> {
     }
 }
 
-/// Early CPU setup on the boot CPU: the final GDT and TSS, then the IDT, so every later step
-/// (including the parsing of boot information) reports faults readably.
+impl<const N: usize> Default for StackMem<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Early CPU setup on the boot CPU, first thing after the serial port: the IDT, then the boot
+/// CPU's per-CPU area (GDT, TSS, GS base), so that every later step reports faults readably
+/// and may take locks; then the legacy PIC is remapped and masked.
 pub fn init_cpu() {
-    gdt::init();
     idt::init();
+    // SAFETY: first call, on the boot CPU (index 0), interrupts disabled since the PVH entry.
+    unsafe { percpu::init_this_cpu(0, 0, boot::BOOT_STACK.top()) };
+    pic::disable();
+}
+
+/// Top of the boot CPU's boot stack (the stack `kernel_main` runs on).
+pub fn boot_stack_top() -> u64 {
+    boot::BOOT_STACK.top()
 }
 
 /// Ends the VM with `status` (see [`cpu::exit`]).

@@ -1,4 +1,4 @@
-//! Counting CPUs from the Intel MultiProcessor table (MP spec 1.4).
+//! CPUs, their APIC ids and the IOAPIC from the Intel MultiProcessor table (MP spec 1.4).
 //!
 //! Both hosts describe their CPUs this way: the lwpvm VMM writes an MP table (as Firecracker
 //! does, in the last KiB of base memory), and QEMU's qboot builds one in the BIOS area. The
@@ -15,8 +15,9 @@
 //! of enabled processor entries. The entries are walked up to the table's length, not its
 //! entry count (qboot writes 0 there; Linux ignores it too). A floating pointer with no table but a default-configuration
 //! number means two CPUs (spec 5.x). Every read goes through `phys::ram_bytes`, so a bogus
-//! pointer cannot make the kernel read outside low RAM. Starting the other CPUs is not done
-//! here.
+//! pointer cannot make the kernel read outside low RAM. The APIC ids of the enabled
+//! processors (for INIT-SIPI-SIPI) and the first enabled IOAPIC's address (entry type 2) are
+//! kept; starting the other CPUs is `smp`'s job.
 
 use super::phys::{le16, le32, ram_bytes};
 
@@ -33,6 +34,20 @@ pub struct MpInfo {
     pub bsp_apic_id: Option<u8>,
     /// Physical address of the local APIC (from the table header).
     pub lapic_phys: u32,
+    /// Local APIC ids of the enabled processors, in table order (the first [`MAX_APIC_IDS`]).
+    pub apic_ids: [u8; MAX_APIC_IDS],
+    /// Physical address of the (first) IOAPIC, if the table lists one.
+    pub ioapic_phys: Option<u32>,
+}
+
+/// Most APIC ids [`MpInfo`] keeps.
+pub const MAX_APIC_IDS: usize = 64;
+
+impl MpInfo {
+    /// The APIC ids of the enabled processors.
+    pub fn apic_ids(&self) -> &[u8] {
+        &self.apic_ids[..(self.cpus as usize).min(MAX_APIC_IDS)]
+    }
 }
 
 /// Finds the MP floating pointer and counts the enabled processors. `None` if there is no
@@ -78,12 +93,16 @@ fn parse(fp: u64) -> Option<MpInfo> {
     let default_config = p[11];
     if table == 0 {
         // A default configuration (MP spec chapter 5): always two processors.
+        let mut apic_ids = [0; MAX_APIC_IDS];
+        apic_ids[1] = 1;
         return (default_config != 0).then_some(MpInfo {
             cpus: 2,
             floating_pointer: fp,
             config_table: 0,
             bsp_apic_id: Some(0),
             lapic_phys: 0xfee0_0000,
+            apic_ids,
+            ioapic_phys: Some(0xfec0_0000),
         });
     }
     let header = ram_bytes(table, 44)?;
@@ -103,6 +122,8 @@ fn parse(fp: u64) -> Option<MpInfo> {
     // header's entry count at 0.
     let mut cpus = 0;
     let mut bsp_apic_id = None;
+    let mut apic_ids = [0; MAX_APIC_IDS];
+    let mut ioapic_phys = None;
     let mut rest = &whole[44..];
     while let Some(&kind) = rest.first() {
         let len = match kind {
@@ -111,9 +132,15 @@ fn parse(fp: u64) -> Option<MpInfo> {
             _ => return None, // unknown entry type: the table is not what we think
         };
         let entry = rest.get(..len)?;
+        if kind == 2 && entry[3] & 1 != 0 && ioapic_phys.is_none() {
+            ioapic_phys = Some(le32(entry, 4));
+        }
         if kind == 0 {
             let flags = entry[3];
             if flags & 1 != 0 {
+                if (cpus as usize) < MAX_APIC_IDS {
+                    apic_ids[cpus as usize] = entry[1];
+                }
                 cpus += 1;
                 if flags & 2 != 0 {
                     bsp_apic_id = Some(entry[1]);
@@ -128,5 +155,7 @@ fn parse(fp: u64) -> Option<MpInfo> {
         config_table: table,
         bsp_apic_id,
         lapic_phys,
+        apic_ids,
+        ioapic_phys,
     })
 }

@@ -1,36 +1,66 @@
-//! Exception entry: the [`TrapFrame`], the 32 entry stubs, and the kernel-fault report.
+//! The trap path: the [`TrapFrame`], entry stubs for all 256 vectors, the common entry and
+//! exit, the Rust dispatcher, and the kernel-fault report.
 //!
 //! # The frame
 //!
-//! Every exception vector has a stub that makes the stack look the same: vectors without a
-//! CPU error code push a 0 in its place, then every stub pushes its vector number and jumps to
-//! `trap_common`, which pushes all fifteen general-purpose registers. The result, from the
-//! lowest address up, is exactly [`TrapFrame`]; `trap_common` passes its address to
-//! [`trap_dispatch`] and, when that returns, pops it all back and `iretq`s, so a handler may
-//! change any saved register (RIP, RSP, RFLAGS included) to redirect the return. Ring-3 traps,
-//! system calls through the exception gate and signal delivery will use this same frame,
-//! which is why its layout is asserted field by field below. (Ring-3 entries will also need
-//! `swapgs`; that arrives with user mode.)
+//! Every vector has a 16-byte stub that makes the stack look the same: vectors without a CPU
+//! error code push a 0 in its place, then every stub pushes its vector number and jumps to the
+//! common entry, which pushes all fifteen general-purpose registers. The result, from the
+//! lowest address up, is exactly [`TrapFrame`]; the entry passes its address to the
+//! dispatcher and, when that returns, pops it all back and `iretq`s, so a handler may change
+//! any saved register (RIP, RSP, RFLAGS included) to redirect the return. Ring-3 traps, system
+//! calls through either gate and signal delivery use this same frame, which is why its layout
+//! is asserted field by field below. The CPU aligns RSP to 16 bytes before pushing SS..RIP;
+//! the frame is 22 quadwords (176 bytes), so RSP is 16-byte aligned again at the `call`.
 //!
-//! The CPU aligns RSP to 16 bytes before pushing SS..RIP in long mode; the frame is 22
-//! quadwords (176 bytes), so RSP is 16-byte aligned again at the `call`, as the ABI wants.
+//! # The common entry (`trap_common`), instruction by instruction
 //!
-//! # Now
+//! It is paid on every interrupt, exception and (later) fault-gate system call, and ring 0 is
+//! interpreted at ~0.6 µs per instruction on the development machines' KVM, so it is short:
+//! the stub (2–3 instructions), `test`/`jz` on the saved CS and `swapgs` only if it was ring 3,
+//! 15 pushes, `cld`, `mov`, `call`; on the way back 15 pops, `add`, `test`/`jz`, `swapgs` only
+//! if returning to ring 3, `iretq`: about 40 instructions around the dispatcher.
 //!
-//! Every exception in ring 0 is a kernel bug (nothing expects one yet), so [`trap_dispatch`]
-//! prints a report (vector name, error code, RIP, CR2 for `#PF`, all registers, control
-//! registers, a frame-pointer backtrace) on the serial port and the console, and ends the VM
-//! with `KERNEL_FAULT`. `#DF` runs on IST1 (see `gdt`). A fault while reporting a fault prints
-//! one short line on the serial port and exits at once.
+//! # The paranoid entry (`trap_paranoid`): NMI, `#DF`, `#MC`
+//!
+//! These three arrive on IST stacks and may interrupt the kernel anywhere, including the
+//! instructions between a ring-3 entry and its `swapgs` (or between the exit's `swapgs` and
+//! `iretq`), where the saved CS says ring 0 but GS is still the user's. So their entry decides
+//! by the GS base itself, as Linux's `paranoid_entry` does: `rdmsr IA32_GS_BASE`, and `swapgs`
+//! (and swap back on exit) unless it is a kernel address (negative). User GS bases are always
+//! lower-half addresses: CR4.FSGSBASE stays off (see `percpu`), so only the kernel writes them.
+//!
+//! # The dispatcher
+//!
+//! [`trap_dispatch`] sends vectors 0..=31 to [`exception`] and the rest to [`irq::dispatch`]
+//! (which calls the handler registered for the vector and sends the LAPIC EOI). Then, before
+//! the return:
+//!
+//! - to ring 3: the **userret** hook ([`set_userret`]) — where the scheduler preempts and,
+//!   later, signals are delivered (NetBSD's `lwp_userret`); it is called with interrupts
+//!   disabled and returns with them disabled;
+//! - to ring 0 with interrupts enabled in the interrupted context, when this CPU's `resched`
+//!   flag is set and its `preempt_count` is 0: the **kernel-preemption** hook
+//!   ([`set_kernel_preempt`]).
+//!
+//! Exceptions: `#PF` goes to [`page_fault`] (memory management hooks in there); other
+//! exceptions from ring 3 go to the **user-fault** hook ([`set_user_fault`]; until user mode
+//! exists the default reports the fault like a kernel fault); exceptions in ring 0 are looked
+//! up in the fix-up table (MSR probes) and otherwise reported: vector name, error code, RIP,
+//! CR2 for `#PF`, all registers, control registers, a frame-pointer backtrace, on the serial
+//! port and the console; the other CPUs are stopped and the VM ends with `KERNEL_FAULT`. A
+//! fault while reporting a fault prints one short line on the serial port and exits at once.
+//!
+//! Nothing here knows the scheduler: it registers its hooks and handlers.
 
 use core::arch::{asm, global_asm};
 use core::fmt::{self, Write};
 use core::mem::{offset_of, size_of};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use shared_abi::current::ports::status;
 
-use super::{backtrace, cpu};
+use super::{backtrace, cpu, irq, msr, percpu, smp};
 use crate::drivers::serial::Serial;
 
 /// Saved state of the interrupted context, as built by the entry stubs (lowest address
@@ -53,7 +83,7 @@ pub struct TrapFrame {
     pub rcx: u64,
     pub rbx: u64,
     pub rax: u64,
-    /// Exception vector (pushed by the stub).
+    /// Vector (pushed by the stub).
     pub vector: u64,
     /// CPU error code, or 0 for vectors without one (pushed by the stub).
     pub error_code: u64,
@@ -93,34 +123,70 @@ const _: () = {
     assert!(size_of::<TrapFrame>().is_multiple_of(16));
 };
 
-/// `#DF`, the vector that runs on IST1.
+/// Offset of the saved CS from RSP at `trap_common`'s first instruction (vector, error code,
+/// RIP, CS).
+const ENTRY_CS: usize = 24;
+/// Offset of the saved CS from RSP just before `iretq` (RIP, CS).
+const EXIT_CS: usize = 8;
+const _: () = {
+    assert!(ENTRY_CS == offset_of!(TrapFrame, cs) - offset_of!(TrapFrame, vector));
+    assert!(EXIT_CS == offset_of!(TrapFrame, cs) - offset_of!(TrapFrame, rip));
+};
+
+/// RFLAGS.IF.
+pub const RFLAGS_IF: u64 = 1 << 9;
+
+impl TrapFrame {
+    /// Whether the trap came from ring 3.
+    #[allow(clippy::wrong_self_convention)] // "from user (mode)", not a conversion
+    #[inline]
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// NMI, the vector whose stub takes the paranoid entry (IST2).
+pub const VECTOR_NMI: u8 = 2;
+/// `#DF` (IST1, paranoid).
 pub const VECTOR_DOUBLE_FAULT: u8 = 8;
 /// `#PF`.
 pub const VECTOR_PAGE_FAULT: u8 = 14;
+/// `#MC` (IST3, paranoid).
+pub const VECTOR_MACHINE_CHECK: u8 = 18;
 
 global_asm!(
     r#"
-    .macro TRAP_STUB vec, has_error_code
+    .macro TRAP_STUB v
     .balign 16
-trap_stub_\vec:
-    .if \has_error_code == 0
+    .if (\v == 8) || ((\v >= 10) && (\v <= 14)) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
+    .else
     push 0
     .endif
-    push \vec
+    push \v
+    .if (\v == 2) || (\v == 8) || (\v == 18)
+    jmp trap_paranoid
+    .else
     jmp trap_common
+    .endif
     .endm
 
     .pushsection .text.trap, "ax"
-    .irp v, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
-    TRAP_STUB \v, 0
+    .balign 16
+    .global trap_stubs
+trap_stubs:
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120,121,122,123,124,125,126,127,128,129,130,131,132,133,134,135,136,137,138,139,140,141,142,143,144,145,146,147,148,149,150,151,152,153,154,155,156,157,158,159,160,161,162,163,164,165,166,167,168,169,170,171,172,173,174,175,176,177,178,179,180,181,182,183,184,185,186,187,188,189,190,191,192,193,194,195,196,197,198,199,200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216,217,218,219,220,221,222,223,224,225,226,227,228,229,230,231,232,233,234,235,236,237,238,239,240,241,242,243,244,245,246,247,248,249,250,251,252,253,254,255
+    TRAP_STUB \v
     .endr
-    .irp v, 8,10,11,12,13,14,17,21,29,30
-    TRAP_STUB \v, 1
-    .endr
+    .balign 16
+    .global trap_stubs_end
+trap_stubs_end:
 
     .balign 16
 trap_common:
-    push rax
+    test byte ptr [rsp + {entry_cs}], 3
+    jz 1f
+    swapgs
+1:  push rax
     push rbx
     push rcx
     push rdx
@@ -138,6 +204,8 @@ trap_common:
     cld
     mov rdi, rsp
     call {dispatch}
+    .global trap_return
+trap_return:                           /* rsp: a TrapFrame; returns to it */
     pop r15
     pop r14
     pop r13
@@ -154,31 +222,249 @@ trap_common:
     pop rbx
     pop rax
     add rsp, 16                        /* vector, error code */
+    test byte ptr [rsp + {exit_cs}], 3
+    jz 2f
+    swapgs
+2:  iretq
+
+    .balign 16
+trap_paranoid:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    cld
+    mov ecx, {gs_base}
+    rdmsr
+    xor ebx, ebx                       /* rbx (callee-saved): 1 if we swapped */
+    test edx, edx
+    js 3f                              /* kernel GS base already active */
+    swapgs
+    mov ebx, 1
+3:  mov rdi, rsp
+    call {dispatch_paranoid}
+    test ebx, ebx
+    jz 4f
+    swapgs
+4:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
     iretq
     .popsection
-
-    .pushsection .rodata.trap, "a"
-    .balign 8
-    .global trap_stub_table
-trap_stub_table:
-    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-    .quad trap_stub_\v
-    .endr
-    .popsection
     "#,
+    entry_cs = const ENTRY_CS,
+    exit_cs = const EXIT_CS,
+    gs_base = const msr::IA32_GS_BASE,
     dispatch = sym trap_dispatch,
+    dispatch_paranoid = sym trap_dispatch_paranoid,
 );
 
 unsafe extern "C" {
-    /// Addresses of the 32 entry stubs, by vector (in `.rodata.trap` above).
-    static trap_stub_table: [u64; 32];
+    /// The first of the 256 entry stubs, 16 bytes apart (in `.text.trap` above).
+    static trap_stubs: u8;
+    /// One past the last stub.
+    static trap_stubs_end: u8;
 }
 
-/// Addresses of the 32 exception entry stubs, by vector.
-pub fn stub_addresses() -> &'static [u64; 32] {
-    // SAFETY: `trap_stub_table` is an initialised, read-only array of 32 quadwords defined in
-    // the assembly above.
-    unsafe { &trap_stub_table }
+/// Size of one entry stub.
+const STUB_SIZE: u64 = 16;
+
+/// Addresses of the 256 entry stubs, by vector.
+pub fn stub_addresses() -> [u64; 256] {
+    // Only the labels' addresses are taken.
+    let base = core::ptr::addr_of!(trap_stubs) as u64;
+    let end = core::ptr::addr_of!(trap_stubs_end) as u64;
+    assert_eq!(
+        end - base,
+        256 * STUB_SIZE,
+        "trap stubs are not 16 bytes apart"
+    );
+    core::array::from_fn(|v| base + v as u64 * STUB_SIZE)
+}
+
+// ------------------------------------------------------------------------------------------
+// Hooks.
+// ------------------------------------------------------------------------------------------
+
+/// A handler that receives the trap frame.
+pub type TrapHook = fn(&mut TrapFrame);
+
+/// `fn(&mut TrapFrame)` run before every return to ring 3 (0: none).
+static USERRET: AtomicUsize = AtomicUsize::new(0);
+/// `fn(&mut TrapFrame)` for exceptions from ring 3 (0: report and end the VM).
+static USER_FAULT: AtomicUsize = AtomicUsize::new(0);
+/// `fn()` for kernel preemption (0: none).
+static KERNEL_PREEMPT: AtomicUsize = AtomicUsize::new(0);
+
+fn load_hook(slot: &AtomicUsize) -> Option<TrapHook> {
+    let v = slot.load(Ordering::Acquire);
+    // SAFETY: a non-zero value was stored by a `set_*` function from a `TrapHook`.
+    (v != 0).then(|| unsafe { core::mem::transmute::<usize, TrapHook>(v) })
+}
+
+/// Installs the return-to-user hook: called before every return to ring 3 with interrupts
+/// disabled; it may enable them while it works but must return with them disabled.
+pub fn set_userret(hook: TrapHook) {
+    USERRET.store(hook as usize, Ordering::Release);
+}
+
+#[allow(dead_code)] // for the user-mode integration
+/// Installs the handler of exceptions from ring 3 (other than those `page_fault` resolves).
+pub fn set_user_fault(hook: TrapHook) {
+    USER_FAULT.store(hook as usize, Ordering::Release);
+}
+
+/// Installs the kernel-preemption hook: called on return from a trap to ring-0 code that had
+/// interrupts enabled, when this CPU's `resched` flag is set and its `preempt_count` is 0,
+/// with interrupts disabled (and must return with them disabled).
+pub fn set_kernel_preempt(hook: fn()) {
+    KERNEL_PREEMPT.store(hook as usize, Ordering::Release);
+}
+
+/// Runs the return-to-user hook on `frame` (for the system-call gates, which return to
+/// ring 3 without passing through [`trap_dispatch`]). Interrupts must be disabled.
+#[inline]
+pub fn userret(frame: &mut TrapFrame) {
+    if let Some(hook) = load_hook(&USERRET) {
+        hook(frame);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Dispatch.
+// ------------------------------------------------------------------------------------------
+
+/// The Rust side of every non-paranoid entry (called by `trap_common` with the frame).
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    let vector = frame.vector as u8;
+    if vector < 32 {
+        exception(frame);
+    } else {
+        irq::dispatch(vector, frame);
+    }
+    if frame.from_user() {
+        userret(frame);
+    } else if frame.rflags & RFLAGS_IF != 0 {
+        let pc = percpu::this();
+        if pc.resched_pending() && pc.preempt_count() == 0 {
+            let v = KERNEL_PREEMPT.load(Ordering::Acquire);
+            if v != 0 {
+                // SAFETY: stored by `set_kernel_preempt` from a `fn()`.
+                let hook = unsafe { core::mem::transmute::<usize, fn()>(v) };
+                hook();
+            }
+        }
+    }
+}
+
+/// The Rust side of the paranoid entry (NMI, `#DF`, `#MC`; GS is the kernel's).
+extern "C" fn trap_dispatch_paranoid(frame: &mut TrapFrame) {
+    if frame.vector == u64::from(VECTOR_NMI) {
+        smp::nmi(frame);
+    } else {
+        if frame.vector == u64::from(VECTOR_DOUBLE_FAULT) {
+            // Memory management names a kernel-stack overflow (a #DF from the guard page).
+            let cr2 = cpu::control_regs().cr2;
+            let _ = crate::mm::fault::handle_trap(frame, cr2);
+        }
+        kernel_fault(frame);
+    }
+}
+
+/// Exceptions (vectors 0..=31 other than the paranoid ones).
+fn exception(frame: &mut TrapFrame) {
+    percpu::this().exceptions.fetch_add(1, Ordering::Relaxed);
+    if frame.vector == u64::from(VECTOR_PAGE_FAULT) {
+        page_fault(frame);
+    } else if frame.from_user() {
+        user_fault(frame);
+    } else if let Some(resume) = fixup(frame.rip) {
+        frame.rip = resume;
+    } else {
+        kernel_fault(frame);
+    }
+}
+
+/// `#PF`, from either ring. CR2 holds the faulting address until the next page fault.
+///
+/// Memory management sees it first: demand paging of the user's regions (from ring 3, and
+/// from the kernel's user accesses) and the user-access fix-ups. What it cannot resolve is a
+/// user fault from ring 3 and a kernel fault from ring 0.
+pub fn page_fault(frame: &mut TrapFrame) {
+    let cr2 = cpu::control_regs().cr2;
+    if crate::mm::fault::handle_trap(frame, cr2) == crate::mm::fault::Outcome::Handled {
+        return;
+    }
+    if frame.from_user() {
+        user_fault(frame);
+    } else {
+        kernel_fault(frame);
+    }
+}
+
+/// An exception from ring 3: the registered handler, or (until user mode exists) a report
+/// and the end of the VM.
+fn user_fault(frame: &mut TrapFrame) {
+    match load_hook(&USER_FAULT) {
+        Some(hook) => hook(frame),
+        None => kernel_fault(frame),
+    }
+}
+
+/// Where to resume after a ring-0 exception at `rip`, if `rip` is a known probing
+/// instruction (see `msr`).
+fn fixup(rip: u64) -> Option<u64> {
+    msr::fixups()
+        .into_iter()
+        .find(|&(insn, _)| insn == rip)
+        .map(|(_, resume)| resume)
+}
+
+/// Set while a fault report is being written.
+static FAULTING: AtomicBool = AtomicBool::new(false);
+
+/// Reports an unexpected exception and ends the VM with `KERNEL_FAULT`.
+pub fn kernel_fault(frame: &TrapFrame) -> ! {
+    // Read CR2 first: a fault while reporting would overwrite it.
+    let regs = cpu::control_regs();
+    if FAULTING.swap(true, Ordering::AcqRel) {
+        let mut serial = Serial::COM1;
+        let _ = writeln!(
+            serial,
+            "kernel fault while reporting a fault: vector {} at rip {:#x}",
+            frame.vector, frame.rip
+        );
+        cpu::exit(status::KERNEL_FAULT);
+    }
+    smp::stop_others();
+    let mut out = crate::console::Emergency::new();
+    let _ = report(&mut out, frame, &regs);
+    drop(out);
+    cpu::exit(status::KERNEL_FAULT);
 }
 
 /// Mnemonic and name of an exception vector.
@@ -212,41 +498,13 @@ pub fn vector_name(vector: u64) -> (&'static str, &'static str) {
     }
 }
 
-/// Set while a fault report is being written.
-static FAULTING: AtomicBool = AtomicBool::new(false);
-
-/// The Rust side of every exception entry (called by `trap_common` with the frame).
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    // Read CR2 first: a fault while reporting would overwrite it.
-    let regs = cpu::control_regs();
-    // Memory management first: demand paging, user-access fix-ups, stack-overflow notes.
-    if (frame.vector == u64::from(VECTOR_PAGE_FAULT)
-        || frame.vector == u64::from(VECTOR_DOUBLE_FAULT))
-        && crate::mm::fault::handle_trap(frame, regs.cr2) == crate::mm::fault::Outcome::Handled
-    {
-        return;
-    }
-    if FAULTING.swap(true, Ordering::AcqRel) {
-        let mut serial = Serial::COM1;
-        let _ = writeln!(
-            serial,
-            "kernel fault while reporting a fault: vector {} at rip {:#x}",
-            frame.vector, frame.rip
-        );
-        cpu::exit(status::KERNEL_FAULT);
-    }
-    let mut out = crate::console::Emergency::new();
-    let _ = report(&mut out, frame, &regs);
-    drop(out);
-    cpu::exit(status::KERNEL_FAULT);
-}
-
-/// Writes the kernel-fault report for `frame`.
+/// Writes the fault report for `frame`.
 fn report(out: &mut impl Write, f: &TrapFrame, regs: &cpu::ControlRegs) -> fmt::Result {
     let (mnemonic, name) = vector_name(f.vector);
+    let ring = if f.from_user() { "user" } else { "kernel" };
     write!(
         out,
-        "kernel fault: {mnemonic} {name} (vector {}), error code {:#x}",
+        "{ring} fault: {mnemonic} {name} (vector {}), error code {:#x}",
         f.vector, f.error_code
     )?;
     if f.vector == u64::from(VECTOR_PAGE_FAULT) {
@@ -265,7 +523,7 @@ fn report(out: &mut impl Write, f: &TrapFrame, regs: &cpu::ControlRegs) -> fmt::
             if e & 16 != 0 { " fetch" } else { "" },
         )?;
     }
-    writeln!(out)?;
+    writeln!(out, " on cpu {}", percpu::cpu_id())?;
     writeln!(
         out,
         "  rip {:#018x}  cs {:#06x}  rflags {:#010x}  rsp {:#018x}  ss {:#06x}",
@@ -299,6 +557,9 @@ fn report(out: &mut impl Write, f: &TrapFrame, regs: &cpu::ControlRegs) -> fmt::
         "  cr0 {:#010x}  cr2 {:#018x}  cr3 {:#018x}  cr4 {:#010x}",
         regs.cr0, regs.cr2, regs.cr3, regs.cr4
     )?;
+    if f.from_user() {
+        return Ok(());
+    }
     backtrace::write(out, Some(f.rip), f.rbp)
 }
 
