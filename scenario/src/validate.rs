@@ -13,7 +13,8 @@
 //! - an actor whose step never ends (`spin` without `until`) given a later step;
 //! - host steps other than `kill P SIG` / `sigqueue P SIG value=V`;
 //! - `handle SIGKILL`/`SIGSTOP` without `-> EINVAL`, `skip-fault` in a handler of a
-//!   non-fault signal, `wait` for a process that is not a child.
+//!   non-fault signal, a `fault` whose handler returns to the faulting instruction forever,
+//!   `wait` for a process that is not a child.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -179,6 +180,10 @@ impl V<'_> {
                 }
             }
         }
+        // Per process: signal -> the `handle` step whose handler is installed, and whether
+        // that handler leaves the faulting instruction (skip-fault, exits, SA_RESETHAND).
+        let mut handlers: Vec<BTreeMap<u32, (u32, bool)>> =
+            alloc::vec![BTreeMap::new(); sc.procs.len()];
         for stmt in &sc.stmts {
             let StmtKind::Step(step) = &stmt.kind else {
                 continue;
@@ -226,6 +231,46 @@ impl V<'_> {
             self.check_step(stmt.span, step, actor_proc);
             for b in &step.body {
                 self.check_step_action(b.span, &b.action, &b.expect, actor_proc);
+            }
+            // Dispositions, for faults whose handler would return to the fault forever.
+            match &step.action {
+                Action::Handle { sig, flags, .. } => {
+                    let leaves = *flags & signal::SA_RESETHAND != 0
+                        || step.body.iter().any(|b| {
+                            matches!(
+                                b.action,
+                                Action::SkipFault
+                                    | Action::Exit(_)
+                                    | Action::LwpExit
+                                    | Action::ThreadExit(_)
+                            )
+                        });
+                    handlers[actor_proc].insert(*sig, (line, leaves));
+                }
+                Action::Ignore(sig) | Action::Default(sig) => {
+                    handlers[actor_proc].remove(sig);
+                }
+                Action::Fork(child) => {
+                    handlers[*child] = handlers[actor_proc].clone();
+                }
+                Action::Exec => handlers[actor_proc].clear(),
+                Action::Fault(kind) => {
+                    let sig = match kind {
+                        FaultKind::DivZero => signal::SIGFPE,
+                        FaultKind::BadPtr(_) => signal::SIGSEGV,
+                        FaultKind::Ud2 => signal::SIGILL,
+                        FaultKind::Int3 => signal::SIGTRAP,
+                    };
+                    if let Some(&(hline, false)) = handlers[actor_proc].get(&sig) {
+                        if *kind != FaultKind::Int3 {
+                            self.err(stmt.span, format!(
+                                "the {} handler installed at line {hline} returns to the faulting instruction, which faults again forever: add 'do skip-fault' after that handle line (or SA_RESETHAND, or exit in the handler)",
+                                crate::names::signal_name(sig)
+                            ));
+                        }
+                    }
+                }
+                _ => {}
             }
             // Effects on existence.
             match &step.action {
