@@ -4,6 +4,7 @@ pub mod boot;
 pub mod errno;
 pub mod lwp;
 pub mod ports;
+pub mod scenario;
 pub mod sigframe;
 pub mod signal;
 pub mod syscall;
