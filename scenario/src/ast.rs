@@ -419,6 +419,16 @@ pub enum Action {
         /// Stop when E is complete; `None`: spin until killed.
         until: Option<EventId>,
     },
+    /// `watch-lwpctl until E`: a ring-3 loop (no system call) that reads the LWP's own
+    /// lwpctl slot until E completes. Fails with `EPROTO` if `lc_curcpu` is ever not a CPU
+    /// number (the LWP is running while it reads it) or `lc_pctr` ever decreases; otherwise
+    /// returns how many times `lc_curcpu` changed (migrations seen).
+    WatchLwpctl {
+        /// When to stop.
+        until: EventId,
+    },
+    /// `yield`: `sched_yield`.
+    Yield,
 
     // --- LWPs ---
     /// `create LWP`: create a `manual` LWP now.
@@ -557,7 +567,7 @@ impl Action {
                 self::Query::LwpSelf => ResultKind::Lwp,
                 _ => ResultKind::Int,
             },
-            SigBlockAll | SigUnblockAll { .. } => ResultKind::Int,
+            SigBlockAll | SigUnblockAll { .. } | WatchLwpctl { .. } => ResultKind::Int,
             Sigtimedwait { .. } => ResultKind::Sig,
             LwpWait(_) => ResultKind::Lwp,
             Wait { .. } => ResultKind::Status,
@@ -572,9 +582,11 @@ impl Action {
             Action::Pause | Action::Sigsuspend(_) => {
                 Expectation::Errno(shared_abi::current::errno::EINTR)
             }
-            Action::Fault(_) | Action::Exit(_) | Action::LwpExit | Action::ThreadExit(_) => {
-                Expectation::Any
-            }
+            Action::Fault(_)
+            | Action::Exit(_)
+            | Action::LwpExit
+            | Action::ThreadExit(_)
+            | Action::Spin { .. } => Expectation::Any,
             _ => Expectation::Ok,
         }
     }
@@ -606,7 +618,14 @@ impl Action {
         use Action::*;
         !matches!(
             self,
-            Handle { .. } | Fork(_) | Exec | Spin { .. } | Create(_) | LwpCtl | Fault(_)
+            Handle { .. }
+                | Fork(_)
+                | Exec
+                | Spin { .. }
+                | WatchLwpctl { .. }
+                | Create(_)
+                | LwpCtl
+                | Fault(_)
         )
     }
 }

@@ -29,7 +29,7 @@ const RESERVED: [&str; 8] = [
 ];
 
 /// The verbs of actions, for "did you mean" suggestions.
-const VERBS: [&str; 45] = [
+const VERBS: [&str; 47] = [
     "handle",
     "ignore",
     "default",
@@ -55,6 +55,8 @@ const VERBS: [&str; 45] = [
     "await",
     "post",
     "spin",
+    "watch-lwpctl",
+    "yield",
     "create",
     "lwp-exit",
     "thread-exit",
@@ -1501,6 +1503,16 @@ impl Parser {
                     _ => Action::Post(e),
                 }
             }
+            "watch-lwpctl" => {
+                if !cur.eat_word("until") {
+                    return Err((cur.span(), String::from("expected 'until EVENT'")));
+                }
+                let (e, espan) = cur.word("an event name")?;
+                Action::WatchLwpctl {
+                    until: self.event_id(&e, espan)?,
+                }
+            }
+            "yield" => Action::Yield,
             "spin" => {
                 let until = if cur.eat_word("until") {
                     let (e, espan) = cur.word("an event name")?;

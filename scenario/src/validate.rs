@@ -442,9 +442,10 @@ impl V<'_> {
             let mut note = |a: &Action, handler: bool, span: Span| {
                 let (e, post) = match a {
                     Action::Post(e) => (*e, true),
-                    Action::Await(e) | Action::FutexWait(e) | Action::Spin { until: Some(e) } => {
-                        (*e, false)
-                    }
+                    Action::Await(e)
+                    | Action::FutexWait(e)
+                    | Action::Spin { until: Some(e) }
+                    | Action::WatchLwpctl { until: e } => (*e, false),
                     _ => return,
                 };
                 let u = uses.entry(e).or_insert(Use {
