@@ -117,8 +117,15 @@ impl Bindings {
         b
     }
 
-    /// Binds `slot` to (pid, lid) (and its process to pid).
+    /// Binds `slot` to (pid, lid) (and its process to pid). Ids are unique at any moment:
+    /// another slot bound to the same (pid, lid) loses it (after `exec`, the surviving LWP may
+    /// take the id of an LWP that `exec` ended).
     pub fn bind(&mut self, sc: &Scenario, slot: Slot, pid: i32, lid: i32) {
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if i != slot as usize && *s == Some((pid, lid)) {
+                *s = None;
+            }
+        }
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some((pid, lid));
             if let Some(p) = sc.slot_proc(slot) {

@@ -530,7 +530,8 @@ impl Parser {
         Ok(())
     }
 
-    /// A signal set: `{}`, `{SIGA, SIGB, SIGRTMIN..SIGRTMAX}`, `ALL`, `RT`, or one signal.
+    /// A signal set: `{}`, `{SIGA, SIGB, SIGRTMIN..SIGRTMAX}`, `ALL`, `BLOCKABLE`, `RT`, or
+    /// one signal.
     fn sigset(&self, cur: &mut Cur) -> PResult<SigSet> {
         let span = cur.span();
         if cur.eat_sym("{") {
@@ -550,6 +551,7 @@ impl Parser {
         let (w, span2) = cur.word("a signal set")?;
         match w.as_str() {
             "ALL" => Ok(SigSet::FULL),
+            "BLOCKABLE" => Ok(SigSet::FULL.blockable()),
             "RT" => Ok(SigSet::REALTIME),
             _ => {
                 let mut set = SigSet::EMPTY;
