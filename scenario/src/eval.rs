@@ -260,7 +260,12 @@ impl<'a> Cx<'a> {
             return;
         }
         if nfail == 0 {
-            if explicit {
+            let emulated = actor == Actor::Host && recs.iter().all(|r| r.has(flags::EMULATED));
+            if emulated {
+                out.push(Outcome::pass(span).with_note(
+                    "emulated: no lwpvm VMM, the kernel's host-injection path was used",
+                ));
+            } else if explicit {
                 out.push(Outcome::pass(span));
             }
             return;

@@ -87,6 +87,9 @@ pub mod flags {
     pub const ALIGNED: u8 = 1 << 2;
     /// Step: not executed, the actor no longer exists.
     pub const NOT_RUN: u8 = 1 << 3;
+    /// Host step: carried out by the kernel's injection path because no lwpvm VMM is
+    /// present (QEMU).
+    pub const EMULATED: u8 = 1 << 4;
 }
 
 /// What a record says.

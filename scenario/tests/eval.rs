@@ -416,6 +416,19 @@ P1.main: query blockallsigs -> 0x80000001
 }
 
 #[test]
+fn host_steps_emulated_under_qemu_are_reported() {
+    let src = "proc P1\nP1.main: handle SIGUSR1\nhost: kill P1 SIGUSR1\n";
+    let mut r = Run::new(src);
+    let stmt = r.stmt(3);
+    let mut s = Record::new(Kind::Step, RUNNER_SLOT, stmt);
+    s.flags = flags::EMULATED;
+    r.log.push(s);
+    let o = r.only(3);
+    assert_eq!(o.verdict, Verdict::Pass);
+    assert!(o.note.unwrap().starts_with("emulated"));
+}
+
+#[test]
 fn array_steps_need_every_member() {
     let src = "proc P1\nlwp P1.W[3]\nP1.W[*]: block SIGUSR1 -> ok\n";
     let mut r = Run::new(src);
