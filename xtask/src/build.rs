@@ -1,6 +1,6 @@
 //! Building the artifacts: guest kernel, ring-3 programs, initrd, VMM.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{bail, Context, Result};
@@ -13,9 +13,15 @@ const KERNEL_BIN: &str = "lwpvm-kernel";
 
 /// Builds everything a boot needs and returns the paths.
 pub fn all(release_vmm: bool) -> Result<Artifacts> {
+    all_with(release_vmm, None)
+}
+
+/// [`all`], with one more scenario file in the initrd (as `scenarios/NAME`, replacing a
+/// corpus file of the same name): `cargo xtask run SCENARIO` for a file outside the corpus.
+pub fn all_with(release_vmm: bool, extra_scenario: Option<&Path>) -> Result<Artifacts> {
     let (kernel, programs) = guest()?;
     ring0::check(&kernel)?;
-    let initrd = initrd(&programs)?;
+    let initrd = initrd(&programs, extra_scenario)?;
     let vmm = vmm(release_vmm)?;
     Ok(Artifacts {
         kernel,
@@ -70,24 +76,29 @@ fn guest() -> Result<(PathBuf, Vec<(String, PathBuf)>)> {
 
 /// Packs the ring-3 programs (as `bin/NAME`) and the scenario files (as `scenarios/NAME`) into a
 /// cpio archive, the initrd the kernel loads its programs from.
-fn initrd(programs: &[(String, PathBuf)]) -> Result<PathBuf> {
+fn initrd(programs: &[(String, PathBuf)], extra_scenario: Option<&Path>) -> Result<PathBuf> {
     let mut entries = Vec::new();
     for (name, path) in programs {
         let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         entries.push(cpio::Entry::file(format!("bin/{name}"), 0o755, data));
     }
     let scenarios = root().join("tests").join("scenarios");
+    let mut files: Vec<PathBuf> = Vec::new();
     if scenarios.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(&scenarios)?
+        files = std::fs::read_dir(&scenarios)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
             .collect();
-        files.sort();
-        for path in files {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            let data = std::fs::read(&path)?;
-            entries.push(cpio::Entry::file(format!("scenarios/{name}"), 0o644, data));
-        }
+    }
+    if let Some(extra) = extra_scenario {
+        files.retain(|f| f.file_name() != extra.file_name());
+        files.push(extra.to_path_buf());
+    }
+    files.sort_by_key(|f| f.file_name().map(|n| n.to_os_string()));
+    for path in files {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        entries.push(cpio::Entry::file(format!("scenarios/{name}"), 0o644, data));
     }
     let dir = root().join("target").join("lwpvm");
     std::fs::create_dir_all(&dir)?;

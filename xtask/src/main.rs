@@ -5,7 +5,9 @@
 //!
 //! - `cargo xtask build`: the guest kernel and ring-3 programs (for `x86_64-unknown-none`), the
 //!   initrd, the VMM; checks the ring-0 image for instructions that kill this machine's KVM.
-//! - `cargo xtask run`: builds everything and boots the default guest in our VMM.
+//! - `cargo xtask run [SCENARIO]`: builds everything and boots the default guest in our VMM;
+//!   with a scenario file, validates it first and runs it (docs/SCENARIOS.md).
+//! - `cargo xtask check-scenarios [FILES]`: validates scenario files (default: the corpus).
 //! - `cargo xtask qemu`: the same image under `qemu-system-x86_64 -M microvm`.
 //! - `cargo xtask test`: every check and test: format, clippy, host unit tests, the
 //!   integration tests that boot the guest in our VMM and under QEMU, and the unit tests of
@@ -16,6 +18,7 @@ mod bench;
 mod build;
 mod cpio;
 mod ring0;
+mod scenarios;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -39,8 +42,11 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Build everything and boot the default guest in the lwpvm VMM.
+    /// Build everything and boot the default guest in the lwpvm VMM, or run a scenario.
     Run {
+        /// A scenario file (docs/SCENARIOS.md): validated before anything is built, then run
+        /// by the guest's scenario runner. Its `vm` line gives the default vCPUs and memory.
+        scenario: Option<PathBuf>,
         #[command(flatten)]
         machine: Machine,
         /// Extra arguments passed to `vmm run` (after `--`).
@@ -65,6 +71,11 @@ enum Cmd {
     },
     /// Check formatting and clippy on the host and guest workspaces.
     Lint,
+    /// Validate scenario files (default: every tests/scenarios/*.scn); errors as file:line:col.
+    CheckScenarios {
+        /// Files to check.
+        files: Vec<PathBuf>,
+    },
     /// Run benchmarks: `boot` (boot time, console throughput), `dump` (pause-and-dump time).
     /// Default: all.
     Bench {
@@ -78,12 +89,12 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct Machine {
-    /// Number of vCPUs.
-    #[arg(long, default_value_t = 2)]
-    cpus: u32,
-    /// Guest memory in MiB.
-    #[arg(long, default_value_t = 256)]
-    mem: u32,
+    /// Number of vCPUs [default: 2, or the scenario's `vm cpus=`].
+    #[arg(long)]
+    cpus: Option<u32>,
+    /// Guest memory in MiB [default: 256, or the scenario's `vm mem=`].
+    #[arg(long)]
+    mem: Option<u32>,
     /// Extra kernel command line.
     #[arg(long, default_value = "")]
     cmdline: String,
@@ -115,7 +126,41 @@ fn real_main() -> Result<ExitCode> {
             println!("vmm:    {}", art.vmm.display());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { machine, vmm_args } => {
+        Cmd::Run {
+            scenario: Some(path),
+            mut machine,
+            vmm_args,
+        } => {
+            // Errors in the file are reported before anything is built or booted.
+            let Some(sc) = scenarios::load(&path)? else {
+                return Ok(ExitCode::from(2));
+            };
+            if !scenarios::runner_available() {
+                eprintln!("xtask: {}", scenarios::NO_RUNNER);
+                return Ok(ExitCode::from(2));
+            }
+            let name = path
+                .file_name()
+                .context("the scenario path has no file name")?
+                .to_string_lossy()
+                .into_owned();
+            machine.cpus.get_or_insert(sc.vm.cpus);
+            machine.mem.get_or_insert(sc.vm.mem_mib);
+            let key = shared_abi::current::scenario::CMDLINE_SCENARIO;
+            machine.cmdline = format!("{} {key}{name}", machine.cmdline)
+                .trim()
+                .to_string();
+            // The file goes into the initrd as scenarios/NAME (the corpus is always there).
+            let art = build::all_with(false, Some(&path))?;
+            let mut cmd = boot(Host::Lwpvm, &machine, &art).command(&art);
+            cmd.args(vmm_args);
+            exec(cmd)
+        }
+        Cmd::Run {
+            scenario: None,
+            machine,
+            vmm_args,
+        } => {
             let art = build::all(false)?;
             let mut cmd = boot(Host::Lwpvm, &machine, &art).command(&art);
             cmd.args(vmm_args);
@@ -141,6 +186,7 @@ fn real_main() -> Result<ExitCode> {
             if !no_lint {
                 lint()?;
             }
+            scenarios::check(&[])?;
             let art = build::all(false)?;
             let mut cmd = cargo();
             cmd.current_dir(root())
@@ -180,6 +226,10 @@ fn real_main() -> Result<ExitCode> {
             lint()?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::CheckScenarios { files } => {
+            scenarios::check(&files)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Bench { which, rounds } => {
             bench::run(&which, rounds)?;
             Ok(ExitCode::SUCCESS)
@@ -190,8 +240,8 @@ fn real_main() -> Result<ExitCode> {
 /// The boot description for `run` and `qemu`.
 fn boot(host: Host, m: &Machine, art: &lwpvm_tests::Artifacts) -> Boot {
     let mut b = Boot::new(host)
-        .cpus(m.cpus)
-        .mem(m.mem)
+        .cpus(m.cpus.unwrap_or(2))
+        .mem(m.mem.unwrap_or(256))
         .initrd(&art.initrd)
         .cmdline(&m.cmdline);
     b.timeout = std::time::Duration::MAX;

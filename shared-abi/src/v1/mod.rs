@@ -8,6 +8,7 @@ pub mod lwp;
 pub mod mman;
 pub mod ports;
 pub mod prctl;
+pub mod scenario;
 pub mod sigframe;
 pub mod signal;
 pub mod syscall;
