@@ -483,7 +483,9 @@ pub const SYS_LPMAP: usize = 1013;
 /// commands in [`super::upmap`] (`SIGFASTBLOCK_*`).
 pub const SYS_SIGFASTBLOCK: usize = 1014;
 /// `lwpvm_dump(what: usize, arg: usize) -> 0 | -errno`: ask the VMM to dump guest state
-/// (`what == 0`: everything). Other values of `what` are reserved for the inspection ABI.
+/// (`what == 0`: everything; `what == 1`: a scenario dump, `scenario::LWPVM_DUMP_SCENARIO`,
+/// whose `arg` points to a `scenario::ScenarioDumpRequest`). Other values of `what` are
+/// reserved for the inspection ABI.
 pub const SYS_LWPVM_DUMP: usize = 1015;
 /// `lwpvm_event(...)`: reserved for the scenario runner; returns `-ENOSYS` until defined.
 pub const SYS_LWPVM_EVENT: usize = 1016;
