@@ -12,6 +12,15 @@ use std::sync::{Arc, Mutex};
 
 use crate::sync::lock;
 
+/// The value a guest wrote to a command port (exit, dump, mark): the bytes of a write of any
+/// width, little-endian, zero-extended to 32 bits (bytes past the fourth are ignored).
+pub fn written_value(data: &[u8]) -> u32 {
+    let mut bytes = [0u8; 4];
+    let n = data.len().min(4);
+    bytes[..n].copy_from_slice(&data[..n]);
+    u32::from_le_bytes(bytes)
+}
+
 /// What a device asks of the vCPU after handling a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {

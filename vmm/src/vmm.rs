@@ -88,6 +88,27 @@ struct Inspection<'a> {
     handles: &'a [VcpuHandle],
 }
 
+impl Inspection<'_> {
+    /// Kicks every live vCPU out of the guest and parks it (up to `PAUSE_TIMEOUT`).
+    fn pause_all(&self) -> crate::kvm::pause::Paused {
+        self.gate.pause_all(
+            || {
+                self.handles
+                    .iter()
+                    .filter(|h| h.is_alive())
+                    .map(VcpuHandle::id)
+                    .collect()
+            },
+            |id| {
+                if let Some(h) = self.handles.iter().find(|h| h.id() == id) {
+                    h.nudge();
+                }
+            },
+            PAUSE_TIMEOUT,
+        )
+    }
+}
+
 /// Boots and runs the VM described by `config` until it ends.
 pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
     // 1. Inputs.
@@ -389,21 +410,7 @@ fn paused_dump(
     reason: Reason,
     during: impl FnOnce(&mut inspect::model::Dump),
 ) -> inspect::model::Dump {
-    let paused = insp.gate.pause_all(
-        || {
-            insp.handles
-                .iter()
-                .filter(|h| h.is_alive())
-                .map(VcpuHandle::id)
-                .collect()
-        },
-        |id| {
-            if let Some(h) = insp.handles.iter().find(|h| h.id() == id) {
-                h.nudge();
-            }
-        },
-        PAUSE_TIMEOUT,
-    );
+    let paused = insp.pause_all();
     let mut vcpus = paused.vcpus.clone();
     for h in insp.handles {
         if !vcpus.iter().any(|v| v.id == h.id()) {
@@ -454,21 +461,7 @@ fn serve_control(insp: &Inspection<'_>, devices: &Devices, req: ControlRequest) 
             }
         }
         ControlCommand::Signal(sig) => {
-            let paused = insp.gate.pause_all(
-                || {
-                    insp.handles
-                        .iter()
-                        .filter(|h| h.is_alive())
-                        .map(VcpuHandle::id)
-                        .collect()
-                },
-                |id| {
-                    if let Some(h) = insp.handles.iter().find(|h| h.id() == id) {
-                        h.nudge();
-                    }
-                },
-                PAUSE_TIMEOUT,
-            );
+            let paused = insp.pause_all();
             let posted = if paused.stragglers.is_empty() {
                 control::post_signal(insp.mem, insp.header_gpa, &sig)
             } else {

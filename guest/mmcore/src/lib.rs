@@ -38,51 +38,18 @@ pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
 /// Most regions one address space may have (Linux's default `vm.max_map_count`).
 pub const MAX_MAP_COUNT: usize = 65_530;
 
-/// `PROT_READ`.
-pub const PROT_READ: u32 = 0x1;
-/// `PROT_WRITE`.
-pub const PROT_WRITE: u32 = 0x2;
-/// `PROT_EXEC`.
-pub const PROT_EXEC: u32 = 0x4;
-/// `PROT_NONE`.
-pub const PROT_NONE: u32 = 0x0;
-
-/// `MAP_SHARED`.
-pub const MAP_SHARED: u32 = 0x01;
-/// `MAP_PRIVATE`.
-pub const MAP_PRIVATE: u32 = 0x02;
-/// `MAP_SHARED_VALIDATE`.
-pub const MAP_SHARED_VALIDATE: u32 = 0x03;
-/// Mask of the mapping type (`MAP_TYPE`).
-pub const MAP_TYPE: u32 = 0x0f;
-/// `MAP_FIXED`.
-pub const MAP_FIXED: u32 = 0x10;
-/// `MAP_ANONYMOUS`.
-pub const MAP_ANONYMOUS: u32 = 0x20;
-/// `MAP_GROWSDOWN` (accepted, no effect: stacks are fixed reservations).
-pub const MAP_GROWSDOWN: u32 = 0x0100;
-/// `MAP_DENYWRITE` (ignored by Linux too).
-pub const MAP_DENYWRITE: u32 = 0x0800;
-/// `MAP_EXECUTABLE` (ignored by Linux too).
-pub const MAP_EXECUTABLE: u32 = 0x1000;
-/// `MAP_LOCKED` (accepted, no effect: nothing is ever paged out).
-pub const MAP_LOCKED: u32 = 0x2000;
-/// `MAP_NORESERVE` (accepted, no effect: there is no overcommit accounting).
-pub const MAP_NORESERVE: u32 = 0x4000;
-/// `MAP_POPULATE` (accepted, no effect: pages are always populated on demand).
-pub const MAP_POPULATE: u32 = 0x8000;
-/// `MAP_NONBLOCK`.
-pub const MAP_NONBLOCK: u32 = 0x1_0000;
-/// `MAP_STACK` (a hint, no effect).
-pub const MAP_STACK: u32 = 0x2_0000;
-/// `MAP_HUGETLB` (not supported: `EINVAL`, as Linux without huge pages configured).
-pub const MAP_HUGETLB: u32 = 0x4_0000;
-/// `MAP_SYNC` (only with `MAP_SHARED_VALIDATE` on DAX files: `EOPNOTSUPP` here).
-pub const MAP_SYNC: u32 = 0x8_0000;
-/// `MAP_FIXED_NOREPLACE`.
-pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
-/// `MAP_UNINITIALIZED` (ignored, as Linux does without `CONFIG_MMAP_ALLOW_UNINITIALIZED`).
-pub const MAP_UNINITIALIZED: u32 = 0x400_0000;
+// The protection and mapping flags are Linux's, defined once in shared-abi (checked against
+// the uapi headers there); the comments below say what this implementation does with each.
+// MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_STACK: accepted, no effect
+// (stacks are fixed reservations, nothing is paged out, pages are populated on demand).
+// MAP_DENYWRITE, MAP_EXECUTABLE, MAP_UNINITIALIZED: ignored, as Linux ignores them.
+// MAP_HUGETLB: EINVAL (no huge pages). MAP_SYNC: EOPNOTSUPP (no DAX files).
+pub use shared_abi::current::mman::{
+    MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
+    MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_STACK, MAP_SYNC, MAP_TYPE, MAP_UNINITIALIZED, PROT_EXEC, PROT_NONE,
+    PROT_READ, PROT_WRITE,
+};
 
 /// Every flag `MAP_SHARED_VALIDATE` accepts (Linux's `LEGACY_MAP_MASK` plus the validated
 /// ones we know).

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use crate::bus::{BusDevice, WriteOutcome};
+use crate::bus::{written_value, BusDevice, WriteOutcome};
 
 /// The dump port.
 #[derive(Debug, Default)]
@@ -34,11 +34,8 @@ impl BusDevice for DumpPort {
     }
 
     fn write(&mut self, _offset: u64, data: &[u8]) -> WriteOutcome {
-        let mut bytes = [0u8; 4];
-        let n = data.len().min(4);
-        bytes[..n].copy_from_slice(&data[..n]);
         WriteOutcome::DumpRequest {
-            id: u32::from_le_bytes(bytes),
+            id: written_value(data),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! zero-extended) is the guest's status, and the VMM exits with `status & 0xff`. Reads return 0.
 //! The device only reports the request; stopping vCPUs is the VMM's job.
 
-use crate::bus::{BusDevice, WriteOutcome};
+use crate::bus::{written_value, BusDevice, WriteOutcome};
 
 /// The exit device.
 #[derive(Debug, Default)]
@@ -16,11 +16,8 @@ impl BusDevice for ExitDevice {
     }
 
     fn write(&mut self, _offset: u64, data: &[u8]) -> WriteOutcome {
-        let mut bytes = [0u8; 4];
-        let n = data.len().min(4);
-        bytes[..n].copy_from_slice(&data[..n]);
         WriteOutcome::ExitVm {
-            status: u32::from_le_bytes(bytes),
+            status: written_value(data),
         }
     }
 }

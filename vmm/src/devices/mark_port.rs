@@ -2,7 +2,7 @@
 //! width is mark `id` (little-endian, zero-extended); the writing vCPU records its counters
 //! (`crate::marks`). Reads return 0. The port exists only with `vmm run --marks`.
 
-use crate::bus::{BusDevice, WriteOutcome};
+use crate::bus::{written_value, BusDevice, WriteOutcome};
 
 /// The mark port.
 #[derive(Debug, Default)]
@@ -14,11 +14,8 @@ impl BusDevice for MarkPort {
     }
 
     fn write(&mut self, _offset: u64, data: &[u8]) -> WriteOutcome {
-        let mut bytes = [0u8; 4];
-        let n = data.len().min(4);
-        bytes[..n].copy_from_slice(&data[..n]);
         WriteOutcome::Mark {
-            id: u32::from_le_bytes(bytes),
+            id: written_value(data),
         }
     }
 }
