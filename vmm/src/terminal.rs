@@ -7,26 +7,36 @@
 //! `std::process::exit`, which skips destructors. Output post-processing stays on, so `\n`
 //! still moves to the start of the next line.
 //!
-//! Restoring sets ICANON, ECHO and ISIG back on (vmm-sys-util's canonical mode) rather than
-//! replaying the saved `termios`, which would need `unsafe` outside the KVM layer; a terminal
-//! that had one of those off before the VMM started gets it turned on.
+//! The settings found at start are saved (`tcgetattr`, through `nix`'s safe wrapper) and put
+//! back exactly by [`restore`], so a terminal that was already in some unusual mode gets that
+//! mode back, not a default one.
 
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
+use nix::sys::termios::{self, SetArg, Termios};
 use vmm_sys_util::terminal::Terminal;
 
-static RAW_MODE: AtomicBool = AtomicBool::new(false);
+/// The settings found before raw mode, while raw mode is on.
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
 
-/// Puts a terminal stdin in raw mode; returns whether it did.
+/// Puts a terminal stdin in raw mode, saving its settings first; returns whether it did.
 pub fn enter_raw_mode() -> bool {
-    if !io::stdin().is_terminal() {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
         return false;
     }
-    match io::stdin().lock().set_raw_mode() {
+    let saved = match termios::tcgetattr(&stdin) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("cannot read the terminal's settings: {e}; leaving it as it is");
+            return false;
+        }
+    };
+    match stdin.lock().set_raw_mode() {
         Ok(()) => {
-            RAW_MODE.store(true, Ordering::SeqCst);
+            *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
             true
         }
         Err(e) => {
@@ -36,10 +46,11 @@ pub fn enter_raw_mode() -> bool {
     }
 }
 
-/// Restores the terminal if [`enter_raw_mode`] changed it.
+/// Puts back the settings [`enter_raw_mode`] saved (once; later calls do nothing).
 pub fn restore() {
-    if RAW_MODE.swap(false, Ordering::SeqCst) {
-        if let Err(e) = io::stdin().lock().set_canon_mode() {
+    let saved = SAVED.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(t) = saved {
+        if let Err(e) = termios::tcsetattr(io::stdin(), SetArg::TCSANOW, &t) {
             eprintln!("vmm: cannot restore the terminal: {e} (run `stty sane`)");
         }
     }
