@@ -91,6 +91,8 @@ fn dump_on_exit_decodes_the_header_and_cpu_records() {
         assert_eq!(d["table"]["kernel_state"], "running", "{context}");
         assert_eq!(d["timing"]["paused"], false, "{context}");
         assert_eq!(d["vcpus"][0]["state"], "ended", "{context}");
+        // The scheduler publishes its counters at each tick; boot takes many ticks here.
+        assert!(d["cpus"][0]["ticks"].as_u64() > Some(0), "{context}");
         for v in 0..cpus as usize {
             // An AP idle in `hlt` when the VM ends is reported as halted.
             let state = d["vcpus"][v]["state"].as_str().unwrap_or("");
@@ -378,13 +380,26 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
             assert_eq!(d["table"]["kernel_state"], "running");
             seen.push(d);
         }
-        // Consistent across dumps of the same boot.
-        for d in &seen[1..] {
+        // Consistent across dumps of the same boot: the same CPUs, and counters that only
+        // move forward.
+        for (prev, d) in seen.iter().zip(&seen[1..]) {
             assert_eq!(
                 d["table"]["boot_generation"],
-                seen[0]["table"]["boot_generation"]
+                prev["table"]["boot_generation"]
             );
-            assert_eq!(d["cpus"], seen[0]["cpus"]);
+            for (a, b) in prev["cpus"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(d["cpus"].as_array().unwrap())
+            {
+                for k in ["cpu_id", "apic_id", "bsp", "online"] {
+                    assert_eq!(a[k], b[k], "{k}: {a:#} then {b:#}");
+                }
+                for k in ["ticks", "idle_ticks", "context_switches"] {
+                    assert!(b[k].as_u64() >= a[k].as_u64(), "{k}: {a:#} then {b:#}");
+                }
+            }
         }
         let (code, text, err) = vm.client(&art, "dump", &[]);
         assert_eq!(code, 0, "{err}");

@@ -125,6 +125,18 @@ pub(super) fn tick(_frame: &mut TrapFrame) {
         if !idle && cs.nrun.load(Ordering::Relaxed) > 0 {
             percpu::this().set_resched();
         }
+        // The VMM's view of this CPU, at most one tick old (a handful of stores; this CPU is
+        // the record's only writer, in its interrupt handler).
+        if let Some(rec) = crate::inspect::cpu(cpu as u32) {
+            let switches = cs.switches.load(Ordering::Relaxed);
+            let idle_ticks = cs.idle_ticks.load(Ordering::Relaxed);
+            rec.update(|r| {
+                r.ticks = t;
+                r.idle_ticks = idle_ticks;
+                r.context_switches = switches;
+                r.idle = u32::from(idle);
+            });
+        }
     }
     sleepq::expire_timers(cpu, now);
     if deadline_mode() {
