@@ -7,7 +7,7 @@
 //! 1. calibrates: runs batches of growing `n` until one takes a tenth of a round (or `n`
 //!    reaches the operation's cap), and from that picks `n` so that one round lasts about
 //!    [`Budget::round`]: this also warms caches, the allocator and the kernel's slab caches;
-//! 2. runs one more batch of that `n` and discards it (warm-up);
+//! 2. runs one more batch of that `n` and discards it (warm-up), re-estimating `n` from it;
 //! 3. runs [`Budget::rounds`] batches and records each one's time per operation.
 //!
 //! The figure reported is the median of the rounds' times per operation, with the fastest and
@@ -111,8 +111,12 @@ pub fn measure<E>(
         n = next.min(cap);
         took = batch(n)?;
     }
-    let n = scale_batch(n, took, budget.round, cap);
-    batch(n)?; // warm-up at the final size
+    // Warm-up at the size the calibration suggests, discarded; it also re-estimates the
+    // size, and the larger estimate wins (a calibration batch that was interrupted makes the
+    // operation look slower than it is), within 4x of the first.
+    let n1 = scale_batch(n, took, budget.round, cap);
+    let warm = batch(n1)?;
+    let n = scale_batch(n1, warm, budget.round, cap).clamp(n1, n1.saturating_mul(4).min(cap));
     let per = (n * ops_per_call.max(1)) as f64;
     let mut rounds_ns = Vec::with_capacity(budget.rounds);
     for _ in 0..budget.rounds.max(1) {
