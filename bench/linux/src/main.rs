@@ -20,7 +20,11 @@ Times lwpvm's benchmark operations on this Linux: median ns per operation over r
   --round-ms MS  target length of a round in milliseconds (default 40)
   --quick        3 rounds of 5 ms: a fast smoke run, figures less stable
   --no-table     do not print the table (progress still goes to stderr)
-  --list         list the operation ids and exit";
+  --list         list the operation ids and exit
+A watchdog ends the program (SIGALRM) if a run takes more than 10 minutes.";
+
+/// The watchdog: a run takes seconds; this only keeps a hang from blocking `cargo xtask bench`.
+const WATCHDOG_SECS: u32 = 600;
 
 #[derive(Debug)]
 struct Args {
@@ -88,6 +92,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // SAFETY: alarm takes an integer; SIGALRM's default action ends the process.
+    unsafe { libc::alarm(WATCHDOG_SECS) };
     let report = match lwpvm_linux_bench::run(&args.ops, &args.budget, |line| eprintln!("  {line}"))
     {
         Ok(r) => r,

@@ -278,8 +278,8 @@ fn self_signal(ctx: &Ctx, budget: &Budget) -> Out {
 
 fn self_signal_altstack(ctx: &Ctx, budget: &Budget) -> Out {
     const ALT_SIZE: usize = 64 * 1024;
-    let alt = sys::AltStack::install(ALT_SIZE).map_err(failed("sigaltstack"))?;
-    let _ = &alt;
+    // Dropped last (declared first): the handler is gone before its stack is.
+    let _alt = sys::AltStack::install(ALT_SIZE).map_err(failed("sigaltstack"))?;
     let _h = SigAction::install(
         libc::SIGUSR2,
         Handler::Info(count_on_altstack),
@@ -431,16 +431,12 @@ fn cross_signal(ctx: &Ctx, (a, b): (usize, usize), budget: &Budget) -> Out {
     if b_tid != 0 {
         let _ = sys::tgkill(ctx.pid, b_tid, libc::SIGUSR1);
     }
-    let joined = partner.join();
+    let joined = join_partner(partner);
     // A reply still pending would be delivered after the handlers are restored: take it now.
     if sys::is_pending(libc::SIGUSR2) {
         sys::sigsuspend(&wait_pong);
     }
-    match joined {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(failed("partner")(e)),
-        Err(_) => return Err(NotMeasured::Failed("the partner thread panicked".into())),
-    }
+    joined?;
     let s = result?;
     if hits != 2 * round_trips {
         return Err(NotMeasured::Failed(format!(
@@ -462,6 +458,37 @@ struct PingPong {
     ping: AtomicU32,
     pong: AtomicU32,
     stop: AtomicBool,
+    /// The partner's start: 0 not yet, 1 pinned and serving, 2 failed (and gone).
+    ready: AtomicU32,
+}
+
+impl PingPong {
+    /// The partner's side of the start: pins it to `cpu` and says how that went.
+    fn start_partner(&self, cpu: usize) -> std::io::Result<()> {
+        let r = sys::pin(cpu);
+        self.ready
+            .store(if r.is_ok() { 1 } else { 2 }, Ordering::Release);
+        r
+    }
+
+    /// Waits until the partner has started; `false` if it failed.
+    fn wait_partner(&self) -> bool {
+        loop {
+            match self.ready.load(Ordering::Acquire) {
+                0 => thread::yield_now(),
+                r => return r == 1,
+            }
+        }
+    }
+}
+
+/// Joins a partner thread, turning its failure into ours.
+fn join_partner(partner: thread::JoinHandle<std::io::Result<()>>) -> Result<(), NotMeasured> {
+    match partner.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(failed("partner")(e)),
+        Err(_) => Err(NotMeasured::Failed("the partner thread panicked".into())),
+    }
 }
 
 fn park_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
@@ -470,7 +497,7 @@ fn park_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
     let partner = {
         let st = st.clone();
         thread::spawn(move || -> std::io::Result<()> {
-            sys::pin(b)?;
+            st.start_partner(b)?;
             let mut seen = 0;
             loop {
                 let v = st.ping.load(Ordering::Acquire);
@@ -488,6 +515,12 @@ fn park_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
         })
     };
     let bt = partner.thread().clone();
+    if !st.wait_partner() {
+        join_partner(partner)?;
+        return Err(NotMeasured::Failed(
+            "the partner thread did not start".into(),
+        ));
+    }
     let mut seq = 0u32;
     let result = measure::<NotMeasured>(budget, 1, |n| {
         let t = Instant::now();
@@ -504,11 +537,7 @@ fn park_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
     st.stop.store(true, Ordering::Release);
     st.ping.store(seq.wrapping_add(1), Ordering::Release);
     bt.unpark();
-    match partner.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(failed("partner")(e)),
-        Err(_) => return Err(NotMeasured::Failed("the partner thread panicked".into())),
-    }
+    join_partner(partner)?;
     let cpus = if a == b { Cpus::One } else { Cpus::Two(a, b) };
     Ok((
         result?,
@@ -523,7 +552,7 @@ fn futex_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
     let partner = {
         let st = st.clone();
         thread::spawn(move || -> std::io::Result<()> {
-            sys::pin(b)?;
+            st.start_partner(b)?;
             let mut seen = 0;
             loop {
                 let v = st.ping.load(Ordering::Acquire);
@@ -540,6 +569,12 @@ fn futex_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
             }
         })
     };
+    if !st.wait_partner() {
+        join_partner(partner)?;
+        return Err(NotMeasured::Failed(
+            "the partner thread did not start".into(),
+        ));
+    }
     let mut seq = 0u32;
     let result = measure::<NotMeasured>(budget, 1, |n| {
         let t = Instant::now();
@@ -560,11 +595,7 @@ fn futex_pingpong((a, b): (usize, usize), budget: &Budget) -> Out {
     st.stop.store(true, Ordering::Release);
     st.ping.store(seq.wrapping_add(1), Ordering::Release);
     sys::futex_wake(&st.ping, 1);
-    match partner.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(failed("partner")(e)),
-        Err(_) => return Err(NotMeasured::Failed("the partner thread panicked".into())),
-    }
+    join_partner(partner)?;
     let cpus = if a == b { Cpus::One } else { Cpus::Two(a, b) };
     Ok((
         result?,
