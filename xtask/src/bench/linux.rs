@@ -1,8 +1,8 @@
 //! `cargo xtask bench linux`, and the side-by-side table of lwpvm and Linux.
 //!
-//! [`run`] builds `lwpvm-linux-bench` (bench/linux) in release mode, runs it (its report goes to
-//! `target/lwpvm/bench/linux.json`), then prints [`side_by_side`]: one row per operation
-//! ([`Op::ALL`]), with
+//! [`measure`] builds `lwpvm-linux-bench` (bench/linux) in release mode and runs it (its report
+//! goes to `target/lwpvm/bench/linux.json`); after every benchmark of the run, `cargo xtask
+//! bench` prints [`side_by_side`]: one row per operation ([`Op::ALL`]), with
 //!
 //! | column | what | source |
 //! |---|---|---|
@@ -14,7 +14,8 @@
 //! | ratio | lwpvm instructions / Linux 6.1 instructions | see [`Row::ratio`] |
 //!
 //! The guest files are whatever the guest benchmarks (`cargo xtask bench syscall` ...) last
-//! wrote into `target/lwpvm/bench/`; a missing file leaves its columns at "—".
+//! wrote into `target/lwpvm/bench/`; a missing file leaves its columns at "—", and the table
+//! says how old each file it used is.
 //! The line format and the mark ids are `shared_abi::current::bench`.
 
 use std::collections::BTreeMap;
@@ -68,8 +69,8 @@ pub fn linux_counterpart(op: Op) -> Option<Op> {
     }
 }
 
-/// Builds and runs the Linux benchmark, then prints the side-by-side table.
-pub fn run() -> Result<()> {
+/// Builds and runs the Linux benchmark; its report goes to [`LINUX_JSON`] in [`out_dir`].
+pub fn measure() -> Result<()> {
     println!("== linux: the same operations on this host's Linux (bench/linux) ==");
     let mut c = cargo();
     c.current_dir(root())
@@ -83,8 +84,7 @@ pub fn run() -> Result<()> {
             .join("lwpvm-linux-bench"),
     );
     c.arg("--json").arg(&json).arg("--no-table");
-    status(c, "lwpvm-linux-bench")?;
-    side_by_side()
+    status(c, "lwpvm-linux-bench")
 }
 
 /// Reads whatever results exist in [`out_dir`], prints the side-by-side table and writes it
@@ -115,12 +115,31 @@ pub fn side_by_side() -> Result<()> {
     let rows = rows(linux.as_ref(), &guest);
     println!();
     print!("{}", render(linux.as_ref(), &guest, &rows));
+    for name in [LINUX_JSON, GUEST_LINES, GUEST_MARKS, GUEST_ICOUNT_LINES] {
+        let age = std::fs::metadata(dir.join(name))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if let Some(age) = age {
+            println!("from {name}, written {} ago", fmt_age(age.as_secs()));
+        }
+    }
     let path = dir.join(TABLE_JSON);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(&path, table_json(linux.as_ref(), &rows) + "\n")
         .with_context(|| format!("writing {}", path.display()))?;
     println!("(written to {})", path.display());
     Ok(())
+}
+
+/// `75` → `"1 min 15 s"`: how old a result file is.
+pub fn fmt_age(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        3600..86400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} days", secs / 86400),
+    }
 }
 
 /// One guest `bench` line, owned.
@@ -712,6 +731,14 @@ mod tests {
         assert_eq!(r0["linux61_icount_insns"], 344);
         assert!(r0["lwpvm_cycles"].is_null() && r0["ratio_insns"].is_null());
         assert_eq!(v["rows"][2]["linux_counterpart"], "sigprocmask_pair");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(fmt_age(5), "5 s");
+        assert_eq!(fmt_age(75), "1 min 15 s");
+        assert_eq!(fmt_age(7260), "2 h 1 min");
+        assert_eq!(fmt_age(3 * 86400 + 5), "3 days");
     }
 
     #[test]
