@@ -6,6 +6,8 @@
 //! - `dump`: how long a dump requested by the guest keeps it paused (pause → every vCPU parked
 //!   → decode → resume), as the dumps report it (`timing` in `docs/DUMP-SCHEMA.md`), with the
 //!   inspection self-test's 64 LWPs published.
+//! - `linux`: the same operations as the guest's benchmark programs on the host's Linux, and
+//!   the side-by-side table of both ([`linux`], docs/PERFORMANCE.md).
 
 use std::time::Duration;
 
@@ -14,12 +16,22 @@ use lwpvm_tests::{Artifacts, Boot, Host};
 
 use crate::build;
 
+pub mod linux;
+
 /// Runs the named benchmarks (all when `which` is empty).
 pub fn run(which: &[String], rounds: usize) -> Result<()> {
     let all = which.is_empty();
-    let known = ["boot", "dump"];
+    let known = ["boot", "dump", "linux"];
     if let Some(w) = which.iter().find(|w| !known.contains(&w.as_str())) {
         bail!("unknown benchmark {w:?}; known: {}", known.join(", "));
+    }
+    // Linux first (it needs no guest build); the side-by-side table last, after the guest
+    // benchmarks have written their results.
+    if all || which.iter().any(|w| w == "linux") {
+        linux::measure()?;
+    }
+    if !all && which.iter().all(|w| w == "linux") {
+        return linux::side_by_side();
     }
     let art = build::all(true)?;
     if all || which.iter().any(|w| w == "boot") {
@@ -27,6 +39,9 @@ pub fn run(which: &[String], rounds: usize) -> Result<()> {
     }
     if all || which.iter().any(|w| w == "dump") {
         dump(&art, rounds.max(1))?;
+    }
+    if all {
+        linux::side_by_side()?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Version 1 of the lwpvm ABI.
 
 pub mod auxv;
+pub mod bench;
 pub mod boot;
 pub mod errno;
 pub mod inspect;
