@@ -50,6 +50,15 @@ pub enum Value {
     Action(ActionKind),
     /// A siginfo queue, in dequeue order.
     Queue(Vec<QueuedSig>),
+    /// A siginfo queue of which the dump shows only the first entries (an inspection record
+    /// summarises a queue by its length and its first few siginfos). `queue.len` and the
+    /// shown `queue[i]` can be evaluated; the whole queue and later entries cannot.
+    TruncatedQueue {
+        /// Siginfos queued in total.
+        total: u32,
+        /// The first ones, in dequeue order (fewer than `total`).
+        first: Vec<QueuedSig>,
+    },
 }
 
 /// Why a field could not be read from a dump.
@@ -286,6 +295,14 @@ pub enum Verdict {
     NotApplicable = 3,
 }
 
+// The codes are the ABI's (shared-abi `scenario::VERDICT_*`), which the kernel passes on.
+const _: () = {
+    use shared_abi::current::scenario as abi;
+    assert!(Verdict::Pass as u8 == abi::VERDICT_PASS);
+    assert!(Verdict::Fail as u8 == abi::VERDICT_FAIL);
+    assert!(Verdict::NotApplicable as u8 == abi::VERDICT_NOT_APPLICABLE);
+};
+
 impl Verdict {
     /// The code of an outcome.
     pub fn of(o: &Outcome) -> Self {
@@ -355,6 +372,11 @@ fn fmt_value(sc: &Scenario, b: &Bindings, v: &Result<Value, DumpError>) -> Strin
                 .collect();
             format!("[{}]", items.join(", "))
         }
+        Ok(Value::TruncatedQueue { total, first }) => format!(
+            "{} and {} more not shown by the dump",
+            fmt_value(sc, b, &Ok(Value::Queue(first.clone()))),
+            (*total as usize).saturating_sub(first.len())
+        ),
     }
 }
 
@@ -391,9 +413,33 @@ fn fmt_rhs(sc: &Scenario, op: Op, rhs: &DVal) -> String {
     format!("{} {v}", op.as_str())
 }
 
+/// Why a truncated queue cannot answer.
+fn truncated(total: u32, shown: usize) -> DumpError {
+    DumpError::Bad(format!(
+        "the queue holds {total} siginfos and the dump shows only the first {shown}"
+    ))
+}
+
 /// Applies `sub` to a value read from the dump.
 fn project(v: Result<Value, DumpError>, sub: QueueSub) -> Result<Value, DumpError> {
     match (v?, sub) {
+        (Value::TruncatedQueue { total, first }, QueueSub::Whole) => {
+            if first.len() >= total as usize {
+                Ok(Value::Queue(first))
+            } else {
+                Err(truncated(total, first.len()))
+            }
+        }
+        (Value::TruncatedQueue { total, .. }, QueueSub::Len) => Ok(Value::Int(total as i64)),
+        (Value::TruncatedQueue { total, first }, QueueSub::Item(i, f)) => {
+            if (i as usize) < first.len() {
+                project(Ok(Value::Queue(first)), QueueSub::Item(i, f))
+            } else if i < total {
+                Err(truncated(total, first.len()))
+            } else {
+                Err(DumpError::Bad(format!("the queue has only {total} entries")))
+            }
+        }
         (v, QueueSub::Whole) => Ok(v),
         (Value::Queue(q), QueueSub::Len) => Ok(Value::Int(q.len() as i64)),
         (Value::Queue(q), QueueSub::Item(i, f)) => match q.get(i as usize) {

@@ -555,6 +555,49 @@ fn dump_errors_are_failures_with_reasons() {
     assert!(out[2].failed());
 }
 
+/// A process whose shared queue holds 9 siginfos of which the dump shows the first 2.
+struct LongQueue;
+
+impl DumpView for LongQueue {
+    fn proc(&self, _pid: i32, field: ProcField) -> Result<Value, DumpError> {
+        match field {
+            ProcField::Queue => Ok(Value::TruncatedQueue {
+                total: 9,
+                first: (1..=2)
+                    .map(|v| QueuedSig {
+                        signo: sig::SIGRTMIN,
+                        code: sig::SI_QUEUE,
+                        value: v,
+                        pid: 10,
+                    })
+                    .collect(),
+            }),
+            _ => Err(DumpError::Unsupported),
+        }
+    }
+    fn lwp(&self, _pid: i32, _lid: i32, _field: LwpField) -> Result<Value, DumpError> {
+        Err(DumpError::Unsupported)
+    }
+}
+
+#[test]
+fn a_truncated_queue_answers_only_what_the_dump_shows() {
+    let src = "proc P1\ndump\nexpect proc(P1).queue.len == 9\nexpect proc(P1).queue[1].value == 2\nexpect proc(P1).queue[2].value == 3\nexpect proc(P1).queue == [SIGRTMIN, SIGRTMIN]\nexpect proc(P1).queue[9].code == SI_QUEUE\n";
+    let r = Run::new(src);
+    let b = Bindings::from_log(&r.sc, &r.log);
+    let out = dump::evaluate(&r.sc, 0, &b, &LongQueue);
+    assert_eq!(out[0].verdict, Verdict::Pass);
+    assert_eq!(out[1].verdict, Verdict::Pass);
+    // Never a pass on entries the dump does not show, nor on the whole queue.
+    let why = "unreadable: the queue holds 9 siginfos and the dump shows only the first 2";
+    assert_eq!(fail_text(&out[2]).1, why);
+    assert_eq!(fail_text(&out[3]).1, why);
+    assert_eq!(
+        fail_text(&out[4]).1,
+        "unreadable: the queue has only 9 entries"
+    );
+}
+
 #[test]
 fn dump_verdicts_in_the_runner_report() {
     let mut r = Run::new(DUMPED);

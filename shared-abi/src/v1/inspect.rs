@@ -70,6 +70,11 @@
 //! request the VMM dumped, or all-ones if the VMM does not serve dump requests (the port is then
 //! unclaimed, as under QEMU).
 //!
+//! A *scenario* dump request (`lwpvm_dump(LWPVM_DUMP_SCENARIO, ...)`) is a dump request whose
+//! id matches a `super::scenario::ScenarioDumpBlock` the kernel published in
+//! [`InspectHeader::scenario_request`] just before the port write: the VMM evaluates the
+//! scenario's dump assertions on the dump and answers in the block (see `super::scenario`).
+//!
 //! # Core files
 //!
 //! A process dying of a signal whose default action dumps core: the kernel fills
@@ -581,8 +586,11 @@ record! {
         pub panic_msg: [u8; PANIC_MSG_LEN],
         /// A core file request (with a dump-port write).
         pub core_request: CoreRequest,
+        /// Guest-physical address of a scenario dump request block
+        /// (`super::scenario::ScenarioDumpBlock`) while one is in flight, else 0.
+        pub scenario_request: u64,
         /// Room for later fields.
-        pub reserved: [u64; 7],
+        pub reserved: [u64; 6],
     }
     size = 1280;
 }
@@ -607,6 +615,7 @@ const _: () = {
     assert!(offset_of!(InspectHeader, dump_requests) == 928);
     assert!(offset_of!(InspectHeader, panic_msg) == 944);
     assert!(offset_of!(InspectHeader, core_request) == 1200);
+    assert!(offset_of!(InspectHeader, scenario_request) == 1224);
     assert!(offset_of!(TableDesc, dir) == 24);
     assert!(offset_of!(HostSignalMailbox, req) == 0);
     assert!(offset_of!(HostSignalMailbox, ack) == 4);
