@@ -437,7 +437,9 @@ fn project(v: Result<Value, DumpError>, sub: QueueSub) -> Result<Value, DumpErro
             } else if i < total {
                 Err(truncated(total, first.len()))
             } else {
-                Err(DumpError::Bad(format!("the queue has only {total} entries")))
+                Err(DumpError::Bad(format!(
+                    "the queue has only {total} entries"
+                )))
             }
         }
         (v, QueueSub::Whole) => Ok(v),

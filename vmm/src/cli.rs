@@ -16,8 +16,9 @@ use crate::inspect::DumpFormat;
 /// The lwpvm VMM: boots a PVH ELF kernel on KVM with a 16550 serial port, a virtio-mmio
 /// console and an exit port, and dumps the guest kernel's state (docs/DUMP-SCHEMA.md).
 ///
-/// Exit status of `run`: the guest's status when it writes one to port 0xf4; 200 bad arguments
-/// or input files; 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
+/// Exit status of `run`: the guest's status when it writes one to port 0xf4 (with
+/// `--scenario`, 1 instead of 0 when the scenario failed in the VMM); 200 bad arguments
+/// or input files (a --scenario file that does not validate); 201 guest crash (triple fault, KVM internal error); 202 VMM host error;
 /// 203 --timeout expired; 128+N when stopped by signal N (SIGINT, SIGTERM, SIGHUP). Of `dump`,
 /// `signal`, `core`: 0 done, 1 refused or failed (the message says why), 200 bad arguments.
 #[derive(Debug, Parser)]
@@ -36,7 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Boot a kernel and run it until it writes the exit port, crashes or times out.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a dump of a running guest (`vmm run --control PATH`): the VMM pauses every vCPU,
     /// reads the guest's inspection table, and resumes.
     Dump(DumpArgs),
@@ -223,6 +224,19 @@ pub struct RunArgs {
     /// an interpreting KVM) and exit count.
     #[arg(long, value_name = "FILE")]
     pub marks: Option<PathBuf>,
+
+    /// The scenario the guest's runner executes (docs/SCENARIOS.md): validated before the
+    /// guest boots (errors as file:line:col, status 200); the VMM evaluates its dump
+    /// assertions on the dumps the runner requests, prints them, hands the verdicts back, and
+    /// exits with status 1 instead of the guest's 0 if any failed, was refused or was never
+    /// requested.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Write the VMM's scenario report (one line per dump assertion, and the dump when one
+    /// failed) to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_report: Option<PathBuf>,
 }
 
 impl TryFrom<RunArgs> for VmConfig {
@@ -244,6 +258,8 @@ impl TryFrom<RunArgs> for VmConfig {
             control: args.control,
             core_dir: args.core_dir,
             marks: args.marks,
+            scenario: args.scenario,
+            scenario_report: args.scenario_report,
         })
     }
 }
@@ -258,7 +274,7 @@ mod tests {
     fn run_config(args: &[&str]) -> Result<VmConfig, ConfigError> {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
-            Command::Run(run) => VmConfig::try_from(run),
+            Command::Run(run) => VmConfig::try_from(*run),
             _ => panic!("not a run command"),
         }
     }
@@ -306,7 +322,7 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!("not a run command")
         };
-        let cfg = VmConfig::try_from(run).unwrap();
+        let cfg = VmConfig::try_from(*run).unwrap();
         assert_eq!(cfg.initrd, Some(PathBuf::from("i")));
         assert_eq!(cfg.cmdline, "-x a=b");
         assert_eq!(cfg.cpus, 4);

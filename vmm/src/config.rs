@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::inspect::{DumpFormat, DumpSink, Triggers};
+use crate::scenario::ScenarioConfig;
 
 /// Fewest vCPUs a VM can have.
 pub const MIN_CPUS: u32 = 1;
@@ -47,6 +48,9 @@ pub enum ConfigError {
     /// `--dump-format`/`--dump-file` without `--dump-on` or `--control`.
     #[error("--dump-format and --dump-file need --dump-on or --control")]
     DumpOptionsUnused,
+    /// `--scenario-report` without `--scenario`.
+    #[error("--scenario-report needs --scenario")]
+    ScenarioReportUnused,
 }
 
 /// Where the guest's COM1 output goes.
@@ -114,12 +118,15 @@ pub struct InspectConfig {
     pub control: Option<PathBuf>,
     /// Where core files the kernel requests are written.
     pub core_dir: Option<PathBuf>,
+    /// The scenario whose dump assertions the VMM evaluates (`--scenario`).
+    pub scenario: Option<ScenarioConfig>,
 }
 
 impl InspectConfig {
-    /// Whether the dump port exists (dump requests or core requests are served).
+    /// Whether the dump port exists (dump requests, core requests or scenario dump requests
+    /// are served).
     pub fn dump_port(&self) -> bool {
-        self.dump_on.request || self.core_dir.is_some()
+        self.dump_on.request || self.core_dir.is_some() || self.scenario.is_some()
     }
 }
 
@@ -154,6 +161,10 @@ pub struct VmRequest {
     pub core_dir: Option<PathBuf>,
     /// `--marks`.
     pub marks: Option<PathBuf>,
+    /// `--scenario`.
+    pub scenario: Option<PathBuf>,
+    /// `--scenario-report`.
+    pub scenario_report: Option<PathBuf>,
 }
 
 impl TryFrom<VmRequest> for VmConfig {
@@ -189,12 +200,18 @@ impl TryFrom<VmRequest> for VmConfig {
             Some(f) => f.parse::<DumpFormat>().map_err(ConfigError::Dump)?,
             None => DumpFormat::Text,
         };
+        let scenario = match (req.scenario, req.scenario_report) {
+            (None, Some(_)) => return Err(ConfigError::ScenarioReportUnused),
+            (None, None) => None,
+            (Some(file), report) => Some(ScenarioConfig { file, report }),
+        };
         let inspect = InspectConfig {
             dump_on,
             format,
             sink: req.dump_file.map_or(DumpSink::Stderr, DumpSink::File),
             control: req.control,
             core_dir: req.core_dir,
+            scenario,
         };
         Ok(VmConfig {
             inspect,
@@ -231,7 +248,38 @@ mod tests {
             control: None,
             core_dir: None,
             marks: None,
+            scenario: None,
+            scenario_report: None,
         }
+    }
+
+    #[test]
+    fn scenario_options() {
+        let cfg = VmConfig::try_from(VmRequest {
+            scenario: Some("x.scn".into()),
+            scenario_report: Some("r.txt".into()),
+            ..request()
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.inspect.scenario,
+            Some(ScenarioConfig {
+                file: "x.scn".into(),
+                report: Some("r.txt".into())
+            })
+        );
+        assert!(
+            cfg.inspect.dump_port(),
+            "scenario dump requests need the port"
+        );
+        assert!(!VmConfig::try_from(request()).unwrap().inspect.dump_port());
+        assert_eq!(
+            VmConfig::try_from(VmRequest {
+                scenario_report: Some("r.txt".into()),
+                ..request()
+            }),
+            Err(ConfigError::ScenarioReportUnused)
+        );
     }
 
     #[test]

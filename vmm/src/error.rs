@@ -18,6 +18,7 @@ use crate::bus::BusError;
 use crate::config::ConfigError;
 use crate::kvm::KvmError;
 use crate::memory::MemoryError;
+use crate::scenario::ScenarioError;
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub enum Error {
     /// Bad kernel image.
     #[error(transparent)]
     Kernel(#[from] LoaderError),
+    /// The `--scenario` file cannot be read or does not validate, or the report cannot be
+    /// created.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
     /// Bad initrd.
     #[error(transparent)]
     Initrd(#[from] InitrdError),
@@ -83,6 +88,7 @@ impl Error {
         let input = match self {
             Error::Config(_)
             | Error::Kernel(_)
+            | Error::Scenario(_)
             | Error::SerialOutput { .. }
             | Error::TooManyCpus { .. }
             | Error::Kvm(KvmError::Open { .. })

@@ -11,6 +11,7 @@
 //! - `kvm/`: the only code that talks to KVM (VM, vCPU threads, exit handling, kick, pause);
 //! - `inspect/`: decoding the paused guest's inspection table into dumps (text, JSON), page
 //!   walks, core files; `control`: the control socket (`vmm dump`, `vmm signal`);
+//!   `scenario`: `--scenario`, the dump assertions of a scenario evaluated on guest requests;
 //! - `bus`, `devices/`: address dispatch and device models;
 //! - `event_loop`: the epoll thread for device eventfds, stdin and host signals;
 //! - `terminal`, `logger`, `sync`: process plumbing;
@@ -31,6 +32,7 @@ mod logger;
 mod marks;
 mod memory;
 mod outcome;
+mod scenario;
 mod sync;
 mod terminal;
 mod vmm;
@@ -50,7 +52,7 @@ fn main() {
     terminal::install_panic_hook();
 
     let (status, message) = match cli.command {
-        Command::Run(args) => match VmConfig::try_from(args)
+        Command::Run(args) => match VmConfig::try_from(*args)
             .map_err(Error::from)
             .and_then(|config| vmm::run(&config))
         {

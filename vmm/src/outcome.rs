@@ -67,7 +67,21 @@ pub enum VmEnd {
         /// What failed.
         what: String,
     },
+    /// The guest exited with status 0, but the scenario the VMM was given (`--scenario`)
+    /// failed in the VMM: a dump assertion failed, a request was refused, or a dump with
+    /// assertions was never requested. Exit status 1, the scenario runner's "failed".
+    ScenarioFailed {
+        /// The vCPU that wrote the exit port.
+        vcpu: u8,
+        /// The scenario file's name.
+        scenario: String,
+        /// What failed.
+        reasons: Vec<String>,
+    },
 }
+
+/// The VMM's exit status for [`VmEnd::ScenarioFailed`]: the scenario runner's "failed".
+pub const SCENARIO_FAILED: i32 = 1;
 
 impl VmEnd {
     /// The VMM's exit status for this end.
@@ -78,6 +92,7 @@ impl VmEnd {
             VmEnd::Timeout { .. } => vmm_status::TIMEOUT,
             VmEnd::Signal { signal } => 128 + signal,
             VmEnd::HostError { .. } => vmm_status::VMM_ERROR,
+            VmEnd::ScenarioFailed { .. } => SCENARIO_FAILED,
         }
     }
 
@@ -138,6 +153,14 @@ impl VmEnd {
                 "host error while running the guest: {what}; exiting with status {}",
                 vmm_status::VMM_ERROR
             )),
+            VmEnd::ScenarioFailed {
+                vcpu,
+                scenario,
+                reasons,
+            } => Some(format!(
+                "the guest exited with status 0 (vCPU {vcpu}), but scenario {scenario} failed in the VMM: {}; exiting with status {SCENARIO_FAILED}",
+                reasons.join("; ")
+            )),
         }
     }
 }
@@ -191,6 +214,16 @@ mod tests {
         );
         assert_eq!(VmEnd::Signal { signal: 15 }.exit_status(), 143);
         assert_eq!(VmEnd::HostError { what: "x".into() }.exit_status(), 202);
+        let scn = VmEnd::ScenarioFailed {
+            vcpu: 0,
+            scenario: "x.scn".into(),
+            reasons: vec!["1 dump assertion(s) failed".into()],
+        };
+        assert_eq!(scn.exit_status(), 1);
+        assert!(scn
+            .message()
+            .unwrap()
+            .contains("x.scn failed in the VMM: 1 dump assertion"));
     }
 
     #[test]

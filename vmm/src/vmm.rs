@@ -15,6 +15,10 @@
 //!    (`--control`), put the terminal in raw mode, start one thread per vCPU, and serve events
 //!    until the first end (exit port, crash, host error, signal) or the timeout: dump requests
 //!    from the guest and control requests pause every vCPU, dump or post a signal, and resume.
+//!    With `--scenario`, a dump request that carries a scenario request block is answered
+//!    (dump assertions evaluated, verdicts written) before the requesting vCPU is released
+//!    (`scenario.rs`); the scenario is loaded in step 1, and its verdict can turn the guest's
+//!    exit status 0 into 1 at the end.
 //! 7. **Stop**: kick every vCPU out of `KVM_RUN` and join it, stop the event loop, drain what
 //!    the guest left on the console's transmit queue, flush stdout, and write the end-of-run
 //!    dump if `--dump-on` asks for one (from the stopped vCPUs' registers and guest memory).
@@ -62,6 +66,7 @@ use crate::layout::{
 use crate::marks::MarkLog;
 use crate::memory::RamLayout;
 use crate::outcome::{VmEnd, VmEvent};
+use crate::scenario::{self, ScenarioHost};
 use crate::terminal;
 
 /// How long a vCPU or the event loop gets to stop after being asked.
@@ -112,6 +117,12 @@ impl Inspection<'_> {
 /// Boots and runs the VM described by `config` until it ends.
 pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
     // 1. Inputs.
+    let mut scenario = config
+        .inspect
+        .scenario
+        .as_ref()
+        .map(ScenarioHost::load)
+        .transpose()?;
     let mut kernel = KernelImage::open(&config.kernel)?;
     let header_gpa = kernel.inspect_note.map(|n| n.header_gpa);
     let ram = RamLayout::new(config.mem_bytes);
@@ -238,7 +249,13 @@ pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
                 gate: &gate,
                 handles: &handles,
             };
-            serve_until_end(&ends, config.timeout, &inspection, &devices)
+            serve_until_end(
+                &ends,
+                config.timeout,
+                &inspection,
+                &devices,
+                scenario.as_mut(),
+            )
         }
     };
 
@@ -294,6 +311,9 @@ pub fn run(config: &VmConfig) -> Result<VmEnd, Error> {
     if let VmEnd::Timeout { vcpus, .. } = &mut end {
         *vcpus = states;
     }
+    if let Some(scenario) = &mut scenario {
+        end = scenario.finish(end);
+    }
     Ok(end)
 }
 
@@ -312,7 +332,7 @@ fn end_dump_reason(end: &VmEnd, config: &InspectConfig) -> Option<Reason> {
             what: reason.clone(),
         }),
         VmEnd::Timeout { .. } => on.timeout.then_some(Reason::Timeout),
-        VmEnd::Signal { .. } | VmEnd::HostError { .. } => None,
+        VmEnd::Signal { .. } | VmEnd::HostError { .. } | VmEnd::ScenarioFailed { .. } => None,
     }
 }
 
@@ -323,12 +343,14 @@ fn emit(config: &InspectConfig, text: &str) {
     }
 }
 
-/// Serves dump requests and control requests until the first VM-ending event, or the timeout.
+/// Serves dump requests (answering scenario dump requests) and control requests until the
+/// first VM-ending event, or the timeout.
 fn serve_until_end(
     events: &mpsc::Receiver<VmEvent>,
     timeout: Option<Duration>,
     insp: &Inspection<'_>,
     devices: &Devices,
+    mut scenario: Option<&mut ScenarioHost>,
 ) -> VmEnd {
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
@@ -339,7 +361,16 @@ fn serve_until_end(
         match received {
             Ok(VmEvent::End(end)) => return end,
             Ok(VmEvent::DumpRequest { vcpu, id }) => {
+                let mut answer = None;
                 let dump = paused_dump(insp, Reason::Request { id, vcpu }, |dump| {
+                    // A scenario dump request is answered before the requester is released.
+                    if let Some(req) = scenario::find_request(insp.mem, insp.header_gpa, id) {
+                        let a = scenario::serve(scenario.as_deref_mut(), &req, dump);
+                        if !scenario::write_answer(insp.mem, &req, &a) {
+                            log::warn!("dump request {id}: cannot write the scenario answer into guest memory");
+                        }
+                        answer = Some(a);
+                    }
                     if let (Some(dir), Some(req)) =
                         (&insp.config.core_dir, &dump.table.core_request)
                     {
@@ -359,6 +390,15 @@ fn serve_until_end(
                 });
                 if insp.config.dump_on.request {
                     emit(insp.config, &inspect::render(&dump, insp.config.format));
+                }
+                match (answer, scenario.as_deref_mut()) {
+                    (Some(a), Some(host)) => host.report(&a, &dump, vcpu),
+                    (Some(a), None) => log::warn!(
+                        "a scenario dump request ({}) was refused: {}",
+                        a.result,
+                        a.refused.unwrap_or_default()
+                    ),
+                    (None, _) => {}
                 }
             }
             Ok(VmEvent::Control(req)) => serve_control(insp, devices, req),

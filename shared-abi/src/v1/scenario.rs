@@ -291,8 +291,14 @@ mod tests {
         let mut b = [0u8; SCENARIO_BLOCK_HEADER_SIZE];
         assert!(blk.encode_into(&mut b));
         assert_eq!(&b[..8], b"LWPVMSCN");
-        assert_eq!(&b[BLOCK_RESULT_OFFSET..BLOCK_RESULT_OFFSET + 4], &(-74i32).to_le_bytes());
-        assert_eq!(&b[BLOCK_ANSWERED_OFFSET..BLOCK_ANSWERED_OFFSET + 4], &7u32.to_le_bytes());
+        assert_eq!(
+            &b[BLOCK_RESULT_OFFSET..BLOCK_RESULT_OFFSET + 4],
+            &(-74i32).to_le_bytes()
+        );
+        assert_eq!(
+            &b[BLOCK_ANSWERED_OFFSET..BLOCK_ANSWERED_OFFSET + 4],
+            &7u32.to_le_bytes()
+        );
         assert_eq!(&b[24..32], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(ScenarioDumpBlock::decode(&b), Some(blk));
         assert_eq!(ScenarioDumpBlock::decode(&b[..63]), None);

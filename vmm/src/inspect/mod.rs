@@ -14,6 +14,7 @@
 //! | [`model`] | the dump as data (serde; the JSON schema of `docs/DUMP-SCHEMA.md`) |
 //! | [`render`] | the text view |
 //! | [`core`] | ELF core files of one process (PT_NOTE + PT_LOAD from its page tables) |
+//! | [`view`] | the scenario language's `DumpView` over a dump (dump assertions) |
 //!
 //! Pausing the vCPUs is `kvm::vcpu`'s business (`VcpuGroup::pause_all`); this module gets the
 //! parked vCPUs' registers as [`model::VcpuDump`]s and never touches KVM.
@@ -36,6 +37,7 @@ pub mod paging;
 pub mod render;
 #[cfg(test)]
 pub mod testkit;
+pub mod view;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
