@@ -386,7 +386,8 @@ fn vmm_name<'a>(cmdline: &'a str, host: &HostInfo) -> &'a str {
     }
 }
 
-/// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID`, `lwpvm.inspect_selftest=N`,
+/// `lwpvm.selftest=`, `lwpvm.bench=SINK:BYTES`, `lwpvm.dump=ID`, `lwpvm.inspect_selftest=N`
+/// (with `lwpvm.inspect_scenario=pass|fail`),
 /// `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1`.
 fn run_test_hooks(cmdline: &str) {
     match cmdline::get(cmdline, "lwpvm.selftest") {
@@ -409,7 +410,8 @@ fn run_test_hooks(cmdline: &str) {
     if let Some(v) = cmdline::get(cmdline, "lwpvm.inspect_selftest") {
         match cmdline::parse_u64(v).and_then(|n| u32::try_from(n).ok()) {
             Some(n) => {
-                let served = inspect::selftest::run(n);
+                let scenario = cmdline::get(cmdline, "lwpvm.inspect_scenario");
+                let served = inspect::selftest::run(n, scenario);
                 log::info!("lwpvm.inspect_selftest={n}: dumps served: {served}");
             }
             None => log::warn!("ignoring lwpvm.inspect_selftest={v} (expected a count)"),

@@ -22,6 +22,10 @@
 //!   records' `reserved[0]` (the VMM skips free records), so nothing is allocated to free;
 //! - **dump requests** ([`dump_request`], and [`sys_lwpvm_dump`] for `SYS_LWPVM_DUMP`) write
 //!   the dump port; the VMM pauses every CPU, dumps and resumes before the `out` completes;
+//! - **scenario dump requests** ([`scenario_dump`], `lwpvm_dump(LWPVM_DUMP_SCENARIO, &req)`)
+//!   pass the request and its bindings to the VMM in a block in `.bss` whose address the
+//!   header's `scenario_request` publishes during the port write; the VMM evaluates the
+//!   scenario's dump assertions and answers in the block (shared_abi::scenario);
 //! - the **host-signal mailbox** ([`take_host_signal`], [`ack_host_signal`]) is read by the
 //!   handler of GSI `HOST_SIGNAL_GSI`, which the signal subsystem will install; until then
 //!   `FEATURE_HOST_SIGNAL` stays clear and the VMM refuses to post;
@@ -46,7 +50,7 @@ use core::cell::UnsafeCell;
 use core::fmt::Write as _;
 use core::mem::offset_of;
 use core::panic::PanicInfo;
-use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 use shared_abi::current::inspect::{
     initial_header, slot_position, CpuRecord, InspectHeader, LwpRecord, ProcRecord, Record,
@@ -56,11 +60,17 @@ use shared_abi::current::inspect::{
 };
 use shared_abi::current::lwp::LSIDL;
 use shared_abi::current::ports::{DUMP_NOT_SERVED, DUMP_PORT};
+use shared_abi::current::scenario::{
+    ScenarioDumpBlock, ScenarioDumpRequest, BLOCK_ANSWERED_OFFSET, BLOCK_RESULT_OFFSET,
+    LWPVM_DUMP_SCENARIO, MAX_BINDINGS_LEN, MAX_VERDICTS, SCENARIO_BLOCK_HEADER_SIZE,
+    SCENARIO_BLOCK_MAGIC, SCENARIO_BLOCK_MAX,
+};
 use shared_abi::current::{errno, ABI_VERSION};
 use spin::Mutex;
 
 use crate::arch::layout::KERNEL_BASE;
 use crate::arch::phys::{phys_to_virt, virt_to_phys};
+use crate::mm::uaccess::{self, UserPtr};
 
 /// Pages of the boot pool (directories and the first chunks): 3 for 64 CPUs, a directory
 /// each for processes and LWPs, the rest for process and LWP chunks until memory management
@@ -621,16 +631,36 @@ pub fn enable_procs() {
 /// The last dump request id handed out.
 static NEXT_DUMP_ID: AtomicU32 = AtomicU32::new(0);
 
+/// The next request id (never 0 or `DUMP_NOT_SERVED`).
+fn next_dump_id() -> u32 {
+    loop {
+        let n = NEXT_DUMP_ID.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if n != 0 && n != DUMP_NOT_SERVED {
+            return n;
+        }
+    }
+}
+
+/// Writes request `id` to the dump port (the VMM pauses, dumps and resumes before the `out`
+/// completes) and returns what the port reads afterwards: `id` if the VMM served it.
+fn dump_port_exchange(id: u32) -> u32 {
+    let served: u32;
+    // SAFETY: port I/O on the dump port touches no Rust-visible memory. Deliberately not
+    // `nomem`: the VMM reads guest memory during the `out` (and writes a scenario request's
+    // answer), so every earlier store must be emitted before it and no later load hoisted
+    // above it.
+    unsafe {
+        asm!("out dx, eax", in("dx") DUMP_PORT, in("eax") id, options(nostack, preserves_flags));
+        asm!("in eax, dx", out("eax") served, in("dx") DUMP_PORT, options(nostack, preserves_flags));
+    }
+    served
+}
+
 /// Asks the VMM for a dump; `id` identifies the request in the dump (0 and `u32::MAX` are
 /// replaced by the next id). Returns whether the VMM served it. Costs two port exits.
 pub fn dump_request(id: u32) -> bool {
     let id = match id {
-        0 | DUMP_NOT_SERVED => loop {
-            let n = NEXT_DUMP_ID.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            if n != 0 && n != DUMP_NOT_SERVED {
-                break n;
-            }
-        },
+        0 | DUMP_NOT_SERVED => next_dump_id(),
         n => n,
     };
     {
@@ -640,33 +670,186 @@ pub fn dump_request(id: u32) -> bool {
             h.last_dump_id = id;
         });
     }
-    let served: u32;
-    // SAFETY: port I/O on the dump port touches no Rust-visible memory. Deliberately not
-    // `nomem`: the VMM reads guest memory during the `out`, so every earlier store (the
-    // records) must be emitted before it.
-    unsafe {
-        asm!("out dx, eax", in("dx") DUMP_PORT, in("eax") id, options(nostack, preserves_flags));
-        asm!("in eax, dx", out("eax") served, in("dx") DUMP_PORT, options(nostack, preserves_flags));
+    dump_port_exchange(id) == id
+}
+
+/// The block through which [`scenario_dump`] forwards a request (shared_abi::scenario,
+/// "Kernel → VMM"): physically contiguous because it is in the image's `.bss` (zero at boot,
+/// nothing to allocate), at its largest size.
+#[repr(C, align(4096))]
+struct ScenarioArea(UnsafeCell<[u8; SCENARIO_BLOCK_MAX]>);
+
+// SAFETY: the area is only accessed by the holder of `SCENARIO_BUSY`, and by the VMM while
+// that holder waits in its dump-port `out`.
+unsafe impl Sync for ScenarioArea {}
+
+static SCENARIO_AREA: ScenarioArea = ScenarioArea(UnsafeCell::new([0; SCENARIO_BLOCK_MAX]));
+
+/// Set while a scenario request owns [`SCENARIO_AREA`].
+static SCENARIO_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// Releases [`SCENARIO_BUSY`] when dropped.
+struct ScenarioClaim;
+
+impl Drop for ScenarioClaim {
+    fn drop(&mut self) {
+        SCENARIO_BUSY.store(false, Ordering::Release);
     }
-    served == id
+}
+
+/// A bounded view of [`SCENARIO_AREA`]. Called only by the claim holder, and never while the
+/// VMM may write the area (during [`dump_port_exchange`]): the returned slice must be dropped
+/// before that.
+fn scenario_area(_claim: &mut ScenarioClaim, offset: usize, len: usize) -> &mut [u8] {
+    let len = len.min(SCENARIO_BLOCK_MAX.saturating_sub(offset));
+    let offset = offset.min(SCENARIO_BLOCK_MAX);
+    // SAFETY: `offset + len <= SCENARIO_BLOCK_MAX` (clamped above); the claim makes this CPU
+    // the area's only user, and callers drop the slice before the VMM may write the area.
+    unsafe { core::slice::from_raw_parts_mut(SCENARIO_AREA.0.get().cast::<u8>().add(offset), len) }
+}
+
+/// Forwards a scenario dump request to the VMM (`lwpvm_dump(LWPVM_DUMP_SCENARIO, &req)`;
+/// the protocol is shared_abi::scenario): dump `dump_index` of the scenario whose fingerprint
+/// is `fingerprint`. `fill_bindings` writes the `bindings_len` bytes of bindings text into the
+/// block (the system call copies them from user memory; its error is returned as is);
+/// `deliver` receives the verdicts, `min(n, verdicts_len)` bytes, when the VMM evaluated `n`
+/// assertions.
+///
+/// Returns `n`, or `-errno`: `E2BIG` over the limits, `EBUSY` while another request is in
+/// flight, `ENODEV` when no VMM serves dump requests (QEMU), `EPROTO` when a VMM dumped
+/// without answering, or the VMM's refusal (`ENOENT`, `ESTALE`, `ERANGE`, `EBADMSG`,
+/// `EPROTO`). Costs two port exits, the copies, and a few dozen stores.
+pub fn scenario_dump(
+    dump_index: u32,
+    fingerprint: u64,
+    bindings_len: usize,
+    verdicts_len: usize,
+    fill_bindings: impl FnOnce(&mut [u8]) -> Result<(), i32>,
+    deliver: impl FnOnce(&[u8]) -> Result<(), i32>,
+) -> isize {
+    if bindings_len > MAX_BINDINGS_LEN || verdicts_len > MAX_VERDICTS {
+        return -(errno::E2BIG as isize);
+    }
+    if SCENARIO_BUSY
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return -(errno::EBUSY as isize);
+    }
+    let mut claim = ScenarioClaim;
+    if let Err(e) = fill_bindings(scenario_area(
+        &mut claim,
+        SCENARIO_BLOCK_HEADER_SIZE,
+        bindings_len,
+    )) {
+        return -(e as isize);
+    }
+    let id = next_dump_id();
+    let block = ScenarioDumpBlock {
+        magic: SCENARIO_BLOCK_MAGIC,
+        request_id: id,
+        dump_index,
+        bindings_len: bindings_len as u32,
+        fingerprint,
+        verdicts_len: verdicts_len as u32,
+        ..ScenarioDumpBlock::ZERO
+    };
+    block.encode_into(scenario_area(&mut claim, 0, SCENARIO_BLOCK_HEADER_SIZE));
+    let Some(phys) = virt_to_phys(SCENARIO_AREA.0.get() as u64) else {
+        return -(errno::EFAULT as isize);
+    };
+    {
+        let _t = TABLES.lock();
+        write_header(|h| {
+            h.dump_requests = h.dump_requests.wrapping_add(1);
+            h.last_dump_id = id;
+            h.scenario_request = phys;
+        });
+    }
+    let served = dump_port_exchange(id);
+    {
+        let _t = TABLES.lock();
+        write_header(|h| h.scenario_request = 0);
+    }
+    if served != id {
+        return -(errno::ENODEV as isize);
+    }
+    let base = SCENARIO_AREA.0.get().cast::<u8>();
+    // SAFETY: aligned u32s of the block header (at 4-byte offsets of a page-aligned area),
+    // read volatile because the VMM wrote them; it no longer writes (the `out` completed).
+    let (answered, result) = unsafe {
+        (
+            base.add(BLOCK_ANSWERED_OFFSET)
+                .cast::<u32>()
+                .read_volatile(),
+            base.add(BLOCK_RESULT_OFFSET).cast::<i32>().read_volatile(),
+        )
+    };
+    if answered != id {
+        return -(errno::EPROTO as isize);
+    }
+    if result >= 0 {
+        let n = (result as usize).min(verdicts_len);
+        let verdicts = scenario_area(&mut claim, SCENARIO_BLOCK_HEADER_SIZE + bindings_len, n);
+        if let Err(e) = deliver(verdicts) {
+            return -(e as isize);
+        }
+    }
+    result as isize
 }
 
 /// `SYS_LWPVM_DUMP(what, arg)`: `what == 0` asks for a dump of everything (`arg` = request id,
-/// 0 for the next one). Returns 0 when the VMM dumped, `-ENODEV` when no VMM serves dump
-/// requests (QEMU, or a VMM run without `--dump-on request`), `-EINVAL` for other `what`.
+/// 0 for the next one): 0 when the VMM dumped, `-ENODEV` when no VMM serves dump requests
+/// (QEMU, or a VMM run without `--dump-on request`). `what == LWPVM_DUMP_SCENARIO`: `arg` is
+/// the user address of a `ScenarioDumpRequest` ([`scenario_dump`]). Other `what`: `-EINVAL`.
 #[allow(dead_code)] // the system-call table will call this
 pub fn sys_lwpvm_dump(what: usize, arg: usize) -> isize {
-    if what != 0 {
-        return -(errno::EINVAL as isize);
+    match what {
+        0 => {
+            let Ok(id) = u32::try_from(arg) else {
+                return -(errno::EINVAL as isize);
+            };
+            if dump_request(id) {
+                0
+            } else {
+                -(errno::ENODEV as isize)
+            }
+        }
+        LWPVM_DUMP_SCENARIO => sys_scenario_dump(UserPtr(arg as u64)),
+        _ => -(errno::EINVAL as isize),
     }
-    let Ok(id) = u32::try_from(arg) else {
-        return -(errno::EINVAL as isize);
+}
+
+/// `lwpvm_dump(LWPVM_DUMP_SCENARIO, req)`.
+fn sys_scenario_dump(req: UserPtr) -> isize {
+    // ScenarioDumpRequest, read as the six little-endian words it is made of (shared-abi
+    // checks its layout): dump_index | flags << 32, fingerprint, bindings, bindings_len,
+    // verdicts, verdicts_len.
+    const _: () = assert!(core::mem::size_of::<ScenarioDumpRequest>() == 48);
+    let w = match uaccess::read_user::<[u64; 6]>(req) {
+        Ok(w) => w,
+        Err(e) => return -(e as isize),
     };
-    if dump_request(id) {
-        0
-    } else {
-        -(errno::ENODEV as isize)
+    let (dump_index, flags) = (w[0] as u32, (w[0] >> 32) as u32);
+    let (bindings, bindings_len) = (UserPtr(w[2]), w[3]);
+    let (verdicts, verdicts_len) = (UserPtr(w[4]), w[5]);
+    if flags != 0 {
+        return -(errno::EINVAL as isize);
     }
+    if bindings_len > MAX_BINDINGS_LEN as u64 || verdicts_len > MAX_VERDICTS as u64 {
+        return -(errno::E2BIG as isize);
+    }
+    if let Err(e) = uaccess::check_range(verdicts, verdicts_len as usize) {
+        return -(e as isize);
+    }
+    scenario_dump(
+        dump_index,
+        w[1],
+        bindings_len as usize,
+        verdicts_len as usize,
+        |buf| uaccess::copy_from_user(buf, bindings),
+        |v| uaccess::copy_to_user(verdicts, v),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
