@@ -13,24 +13,29 @@ const KERNEL_BIN: &str = "lwpvm-kernel";
 
 /// Builds everything a boot needs and returns the paths.
 pub fn all(release_vmm: bool) -> Result<Artifacts> {
-    all_with(release_vmm, None)
+    all_with(release_vmm, None).map(|(art, _)| art)
 }
 
 /// [`all`], with one more scenario file in the initrd (as `scenarios/NAME`, replacing a
 /// corpus file of the same name): `cargo xtask run SCENARIO` for a file outside the corpus.
-pub fn all_with(release_vmm: bool, extra_scenario: Option<&Path>) -> Result<Artifacts> {
+/// Also returns the names of the ring-3 programs in the initrd (`bin/NAME`).
+pub fn all_with(
+    release_vmm: bool,
+    extra_scenario: Option<&Path>,
+) -> Result<(Artifacts, Vec<String>)> {
     let (kernel, programs) = guest()?;
     ring0::check(&kernel)?;
     let initrd = initrd(&programs, extra_scenario)?;
     let vmm = vmm(release_vmm)?;
-    Ok(Artifacts {
+    let art = Artifacts {
         kernel,
         initrd,
         vmm,
         qemu: std::env::var_os(lwpvm_tests::ENV_QEMU)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64")),
-    })
+    };
+    Ok((art, programs.into_iter().map(|(name, _)| name).collect()))
 }
 
 /// Builds the guest workspace (kernel and ring-3 programs) for x86_64-unknown-none and returns

@@ -45,7 +45,8 @@ enum Cmd {
     /// Build everything and boot the default guest in the lwpvm VMM, or run a scenario.
     Run {
         /// A scenario file (docs/SCENARIOS.md): validated before anything is built, then run
-        /// by the guest's scenario runner. Its `vm` line gives the default vCPUs and memory.
+        /// by the guest's scenario runner, with the VMM evaluating its dump assertions
+        /// (`vmm run --scenario FILE`). Its `vm` line gives the default vCPUs and memory.
         scenario: Option<PathBuf>,
         #[command(flatten)]
         machine: Machine,
@@ -135,24 +136,29 @@ fn real_main() -> Result<ExitCode> {
             let Some(sc) = scenarios::load(&path)? else {
                 return Ok(ExitCode::from(2));
             };
-            if !scenarios::runner_available() {
-                eprintln!("xtask: {}", scenarios::NO_RUNNER);
-                return Ok(ExitCode::from(2));
-            }
             let name = path
                 .file_name()
                 .context("the scenario path has no file name")?
                 .to_string_lossy()
                 .into_owned();
+            let file = std::path::absolute(&path)
+                .with_context(|| format!("resolving {}", path.display()))?;
+            // The file goes into the initrd as scenarios/NAME (the corpus is always there).
+            let (art, programs) = build::all_with(false, Some(&path))?;
+            if !scenarios::runner_built(&programs) {
+                eprintln!("xtask: {}", scenarios::NO_RUNNER);
+                return Ok(ExitCode::from(2));
+            }
             machine.cpus.get_or_insert(sc.vm.cpus);
             machine.mem.get_or_insert(sc.vm.mem_mib);
             let key = shared_abi::current::scenario::CMDLINE_SCENARIO;
             machine.cmdline = format!("{} {key}{name}", machine.cmdline)
                 .trim()
                 .to_string();
-            // The file goes into the initrd as scenarios/NAME (the corpus is always there).
-            let art = build::all_with(false, Some(&path))?;
+            // The runner executes the file from the initrd; the VMM gets the same file to
+            // evaluate its dump assertions (and fails the run if one fails).
             let mut cmd = boot(Host::Lwpvm, &machine, &art).command(&art);
+            cmd.arg("--scenario").arg(&file);
             cmd.args(vmm_args);
             exec(cmd)
         }

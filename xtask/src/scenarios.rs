@@ -73,16 +73,35 @@ pub fn check(files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Whether the guest has a scenario runner (`bin/scenario`, built from
-/// `guest/user/src/bin/scenario.rs`).
-pub fn runner_available() -> bool {
-    root()
-        .join("guest/user/src/bin")
-        .join("scenario.rs")
-        .is_file()
+/// The guest's scenario runner among the ring-3 programs built into the initrd (`bin/NAME`;
+/// shared_abi `scenario::RUNNER_PATH`), built from `guest/user/src/bin/scenario.rs`.
+pub const RUNNER_PROGRAM: &str = "scenario";
+
+/// Whether the programs built into the initrd include the scenario runner.
+pub fn runner_built(programs: &[String]) -> bool {
+    programs.iter().any(|p| p == RUNNER_PROGRAM)
 }
 
 /// What `cargo xtask run SCENARIO` says when the guest cannot run scenarios yet.
 pub const NO_RUNNER: &str = "scenario runner not available yet: the file is valid, but the guest \
 cannot execute scenarios until processes, LWPs and signals exist in the kernel (issues 4 and 5) \
-and the ring-3 runner (guest/user/src/bin/scenario.rs) is written; see docs/SCENARIOS.md, Status";
+and the ring-3 runner (guest/user/src/bin/scenario.rs) is written: the guest build has no \
+bin/scenario; see docs/SCENARIOS.md, Status";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runner_is_found_by_its_program_name() {
+        let built =
+            |names: &[&str]| runner_built(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert!(!built(&["syscalls", "fault", "spin", "hostile"]));
+        assert!(built(&["fault", "scenario"]));
+        assert!(!built(&["scenarios"]));
+        assert_eq!(
+            format!("bin/{RUNNER_PROGRAM}"),
+            shared_abi::current::scenario::RUNNER_PATH
+        );
+    }
+}
