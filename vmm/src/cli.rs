@@ -332,6 +332,30 @@ mod tests {
     }
 
     #[test]
+    fn scenario_arguments() {
+        let cfg = run_config(&[
+            "vmm",
+            "run",
+            "--kernel",
+            "k",
+            "--scenario",
+            "t.scn",
+            "--scenario-report",
+            "r.txt",
+        ])
+        .unwrap();
+        let s = cfg.inspect.scenario.unwrap();
+        assert_eq!(
+            (s.file, s.report),
+            (PathBuf::from("t.scn"), Some(PathBuf::from("r.txt")))
+        );
+        assert_eq!(
+            run_config(&["vmm", "run", "--kernel", "k", "--scenario-report", "r"]),
+            Err(ConfigError::ScenarioReportUnused)
+        );
+    }
+
+    #[test]
     fn our_validation_errors() {
         assert_eq!(
             run_config(&["vmm", "run", "--kernel", "k", "--cpus", "0"]),
