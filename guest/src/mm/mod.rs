@@ -101,7 +101,10 @@ pub mod uaccess;
 #[allow(unsafe_code)]
 pub mod vmspace;
 
-use crate::arch::layout::{pml4_slot, KERNEL_HEAP_BASE, KSTACK_REGION_BASE};
+use crate::arch::layout::{
+    pml4_slot, KERNEL_HEAP_BASE, KSTACK_MAX_SLOTS, KSTACK_REGION_BASE, KSTACK_SIZE,
+    KSTACK_SLOT_SIZE,
+};
 use crate::arch::paging;
 use crate::boot_info::BootInfo;
 
@@ -129,6 +132,12 @@ pub fn init(boot: &BootInfo) {
         let installed = paging::install_kernel_pdpt(pml4_slot(base), pdpt);
         assert!(installed, "kernel PML4 slot for {base:#x} already in use");
     }
+    crate::arch::backtrace::set_slotted_stack_region(
+        KSTACK_REGION_BASE,
+        KSTACK_REGION_BASE + KSTACK_MAX_SLOTS * KSTACK_SLOT_SIZE,
+        KSTACK_SLOT_SIZE,
+        KSTACK_SIZE,
+    );
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }

@@ -42,9 +42,9 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::cpu::{halt_forever, rdtsc};
 use super::layout::{KERNEL_BASE, PHYS_OFFSET};
-use super::stackpool::{self, KernelStack};
 use super::trap::TrapFrame;
 use super::{apic, msr, percpu, time, BootCell};
+use crate::mm::kstack::KernelStack;
 use crate::sync::IrqMutex;
 
 /// Physical address of the trampoline page (below 1 MiB, page aligned).
@@ -272,7 +272,7 @@ pub fn start_aps(apic_ids: &[u8], entry: ApEntry) -> usize {
             );
             break;
         }
-        let Some(stack) = stackpool::alloc() else {
+        let Ok(stack) = KernelStack::new() else {
             log::warn!("smp: no stack for CPU {next_cpu}; not starting the rest");
             break;
         };
