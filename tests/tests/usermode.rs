@@ -226,6 +226,21 @@ fn a_spinning_program_is_preempted_for_kernel_threads() {
 }
 
 #[test]
+fn read_waits_for_console_input_and_returns_a_line_at_a_time() {
+    let art = art();
+    for host in HOSTS {
+        let out = Boot::new(host)
+            .initrd(&art.initrd)
+            .cmdline("init=/bin/readline -- 2")
+            .stdin(b"hello from the host\nand a second line, longer than one read\n")
+            .run(&art);
+        out.assert_status(status::SUCCESS);
+        out.assert_console("readline: got \"hello from the host\"");
+        out.assert_console("readline: got \"and a second line, longer than one read\"");
+    }
+}
+
+#[test]
 fn ring_3_writes_marks_and_nothing_else() {
     let art = art();
     let file = std::env::temp_dir().join(format!("lwpvm-usermode-marks-{}", std::process::id()));

@@ -21,6 +21,7 @@
 //! | `fault` | `fault KIND`: takes one user fault of that kind; the kernel must end it with a report |
 //! | `spin` | `spin SECONDS`: busy in ring 3 for that long (preemption), exit 0 |
 //! | `hostile` | `hostile SEED N`: N system calls with random arguments; the kernel must survive, exit 0 |
+//! | `readline` | `readline N`: N lines from the console echoed back (a blocking, line-at-a-time `read`), exit 0 |
 //! | `bench-syscall` | `bench-syscall N ROUNDS`: null system calls between marks, for `cargo xtask bench syscall` |
 //!
 //! The runtime never depends on the kernel crate: the only contract is the system call ABI.
