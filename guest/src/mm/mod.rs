@@ -75,9 +75,9 @@
 //! - **`fork` is there, its users are not**: [`vmspace::VmSpace::fork`] shares every page
 //!   copy-on-write (PTE bit 9, per-frame share counts, `MAP_SHARED` regions shared); the
 //!   process and LWP layers that call it come with the LWP work.
-//! - **TLB shoot-down**: flushes are local (`invlpg`/CR3 reload on this CPU); once threads of
-//!   one process run on several CPUs, callers of `munmap`/`mprotect`/kernel-stack unmapping
-//!   must send the shoot-down IPI (vector 0xf2) through the SMP layer.
+//! - **TLB shoot-down** of kernel-stack unmapping is local (`invlpg` on this CPU): a stack
+//!   freed beyond the cache of 64 is unmapped without an IPI. User address spaces are shot
+//!   down on every CPU that has them loaded (`vmspace`).
 //! - **SMAP/SMEP** are off: a ring-0 `stac` kills the VM on the development machines' KVM
 //!   (although CPUID advertises SMAP), and `qemu64` lacks SMAP. A ring-0 instruction fetch
 //!   from a user address is refused by the fault handler instead of by SMEP.

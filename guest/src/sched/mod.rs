@@ -72,7 +72,7 @@
 //! | the slot table | the free list |
 //!
 //! Lock order: (a caller's interlock) → timeout list → sleep-queue bucket → run queue →
-//! (stack pool, slot table). Only one lock of each kind is held at a time. All are
+//! (kernel stacks (`mm::kstack`), slot table). Only one lock of each kind is held at a time. All are
 //! `IrqMutex`es. `LSONPROC` → `LSSLEEP` happens under the bucket lock by the thread itself.
 //! Lock-free fields: `flags`, `on_cpu` (arch), the `nrun`/`idling` mirrors used for placement
 //! (read racily: a wrong guess costs latency, not correctness).
@@ -187,7 +187,7 @@ pub fn preempt_enable() {
 ///
 /// # Panics
 ///
-/// If the thread table or the stack pool is exhausted (cannot happen at boot).
+/// If the thread table or kernel-stack memory is exhausted (cannot happen at boot).
 pub fn init_bsp(hz: u64, boot_stack_top: u64) {
     let (deadline, hz, lapic_hz) = clock::init(hz);
     if deadline {
@@ -205,7 +205,7 @@ pub fn init_bsp(hz: u64, boot_stack_top: u64) {
     let main = thread::alloc_slot("main").expect("thread table");
     runq::adopt_current(main, boot_stack_top);
     let idle = thread::alloc_slot("idle0").expect("thread table");
-    let stack = alloc_stack().expect("stack pool");
+    let stack = alloc_stack().expect("a kernel stack");
     idle.ctx.prepare(stack.top(), 0, runq::idle_entry, 0);
     thread::set_stack(idle, stack);
     runq::set_idle(idle);

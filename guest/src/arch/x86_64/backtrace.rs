@@ -22,7 +22,7 @@ use super::percpu;
 pub const MAX_FRAMES: usize = 32;
 
 /// Extra stack regions (`[bottom, top)`, 0/0 = unused) registered by the owners of kernel
-/// stacks other than the boot stack and the IST stacks (the thread-stack pool).
+/// stacks other than the boot stack, the IST stacks and the slotted region.
 static REGIONS: [(AtomicU64, AtomicU64); 4] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 4];
 
 /// Registers `[bottom, top)` as memory that holds kernel stacks (it must stay mapped).

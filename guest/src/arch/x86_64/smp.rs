@@ -10,7 +10,7 @@
 //! time, in MP-table order:
 //!
 //! 1. It writes the AP's parameters into the trampoline page's data area: the trampoline's
-//!    page tables, the boot CPU's EFER (LME, NXE, SCE), a kernel stack (from the stack pool),
+//!    page tables, the boot CPU's EFER (LME, NXE, SCE), a kernel stack (`mm::kstack`),
 //!    the CPU index, the kernel's CR3 and the 64-bit entry address.
 //! 2. INIT (assert, de-assert), 10 µs, SIPI; if the AP has not reported in after 10 ms, a
 //!    second SIPI (ignored by an AP that already left wait-for-SIPI), then up to 1 s more.
