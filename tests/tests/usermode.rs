@@ -177,6 +177,37 @@ fn every_user_fault_kind_ends_the_program_with_linux_s_signal() {
 }
 
 #[test]
+fn a_jump_to_the_syscall_entry_cannot_forge_flags_or_return_addresses() {
+    let art = art();
+    for host in HOSTS {
+        // The entry's address, from the first system call's log line.
+        let out = Boot::new(host).initrd(&art.initrd).run(&art);
+        let lstar = out
+            .stderr
+            .split("(LSTAR ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or_else(|| panic!("no LSTAR in the log\n{}", out.report()))
+            .to_owned();
+        // R11 with IOPL 3: the call runs, but ring 3 gets IOPL 0 back (`cli` faults).
+        let out = run_init(
+            &art,
+            host,
+            1,
+            "/bin/fault",
+            &format!("-- gate-iopl {lstar}"),
+        );
+        out.assert_console("fault[1]: killed by SIGSEGV (#GP at rip 0x");
+        out.assert_status(killed(11));
+        // RCX non-canonical: the return is refused as the program's #GP, never an iretq or
+        // sysretq fault in ring 0.
+        let out = run_init(&art, host, 1, "/bin/fault", &format!("-- gate-rcx {lstar}"));
+        out.assert_console("fault[1]: killed by SIGSEGV (#GP at rip 0x800000000000, SI_KERNEL)");
+        out.assert_status(killed(11));
+    }
+}
+
+#[test]
 fn page_faults_report_the_faulting_address() {
     let art = art();
     let out = run_init(&art, Host::Lwpvm, 1, "/bin/fault", "-- kernel-write");

@@ -254,11 +254,12 @@ fn first_gate(gate: Gate) {
         .is_ok()
     {
         log::info!(
-            "syscall: the first system call came through {}",
+            "syscall: the first system call came through {} (LSTAR {:#x})",
             match gate {
                 Gate::Hardware => "the hardware gate (syscall/sysretq)",
                 Gate::Fault => "the fault gate (#PF at LSTAR from ring 3, iretq)",
-            }
+            },
+            entry_address()
         );
     }
 }

@@ -7,6 +7,9 @@
 //! around the empty loop, 3, 4 around the calls. For each round it prints
 //! `bench-syscall: round R: N calls, empty loop C0 cycles, getpid loop C1 cycles` (cycles of
 //! the whole loop); the VMM's mark file gives the kernel instructions. Exits 0.
+//!
+//! Run it under lwpvm: the mark port is open to ring 3 there (TSS I/O bitmap); on a Linux
+//! host the first mark is a `#GP` (SIGSEGV) unless the process has `ioperm` for it.
 #![no_std]
 #![no_main]
 
