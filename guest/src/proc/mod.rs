@@ -40,14 +40,17 @@
 //! without changing their shape:
 //!
 //! - **States.** An LWP's execution state is its thread's `sched` state (`LSIDL`, `LSRUN`,
-//!   `LSONPROC`, `LSSLEEP`, `LSZOMB`, NetBSD's numbers from `shared_abi::lwp`); `LSSTOP` and
-//!   `LSSUSPENDED` are added there, reached only at `userret` (the "statement of intent"
-//!   flags `LW_WSUSPEND` / a pending stop are set by other LWPs, the target acts on them on
-//!   its way back to ring 3, as `lwp_userret` does), with the same checked `set_state`.
-//! - **Counters.** [`ProcInner`] gets NetBSD's per-process counters next to `nlwps`:
-//!   `nrlwps` (LWPs in `LSRUN`/`LSONPROC`), `nzlwps` (zombies), `ndlwps` (detached),
-//!   `nlwpwait` (LWPs in `_lwp_wait`), changed under the process lock on the transitions the
-//!   seed lists; `nlwps` already counts the LWPs that have not exited.
+//!   `LSONPROC`, `LSSLEEP`, `LSZOMB`, NetBSD's numbers from `shared_abi::lwp`, with the
+//!   scheduler's checked `set_state`); `LSSTOP` and `LSSUSPENDED` join them with the seed's
+//!   edges only. As the seed requires, `LSSUSPENDED` is entered only in `userret` and
+//!   `LSSTOP` only there or from an interruptible sleep: other LWPs state their intent (a
+//!   suspend flag, a pending stop), raise the target CPU's `ast` request
+//!   (`percpu::request_userret`, plus an IPI) and the target acts on its way back to ring 3.
+//! - **Counters.** [`ProcInner`] gets the seed's per-process counters next to `nlwps`:
+//!   `nrlwps` (LWPs running or likely to run soon: `LSRUN`, `LSONPROC`, `LSSLEEP`),
+//!   `nzlwps` (zombies), `ndlwps` (detached), `nlwpwait` (LWPs in `_lwp_wait`), adjusted
+//!   under the process lock whenever an LWP enters or leaves `LSIDL`, `LSZOMB`, `LSSTOP` or
+//!   `LSSUSPENDED`; `nlwps` already counts the LWPs that have not exited.
 //! - **Zombie LWPs and `_lwp_wait`.** An exiting LWP keeps its [`lwp::Lwp`] slot (lid, exit
 //!   state) until reaped: the slot is freed with the thread's, so a zombie costs a thread
 //!   slot and nothing else; its kernel stack is freed by the scheduler's reaper.
