@@ -15,9 +15,11 @@
 //!
 //! # The common entry (`trap_common`), instruction by instruction
 //!
-//! It is paid on every interrupt, exception and (later) fault-gate system call, and ring 0 is
-//! interpreted at ~0.6 µs per instruction on the development machines' KVM, so it is short:
-//! the stub (2–3 instructions), `test`/`jz` on the saved CS and `swapgs` only if it was ring 3,
+//! It is paid on every interrupt and exception (system calls have entries of their own that
+//! build the same frame: `syscall`; `#PF` passes through the fault gate's RIP check first),
+//! and ring 0 is interpreted at ~0.6 µs per instruction on the development machines' KVM, so
+//! it is short: the stub (2–3 instructions), `test`/`jz` on the saved CS and `swapgs` only if
+//! it was ring 3,
 //! 15 pushes, `cld`, `mov`, `call`; on the way back 15 pops, `add`, `test`/`jz`, `swapgs` only
 //! if returning to ring 3, `iretq`: about 40 instructions around the dispatcher.
 //!
@@ -44,8 +46,8 @@
 //!   ([`set_kernel_preempt`]).
 //!
 //! Exceptions: `#PF` goes to [`page_fault`] (memory management hooks in there); other
-//! exceptions from ring 3 go to the **user-fault** hook ([`set_user_fault`]; until user mode
-//! exists the default reports the fault like a kernel fault); exceptions in ring 0 are looked
+//! exceptions from ring 3 go to the **user-fault** hook ([`set_user_fault`]: `proc::fault`;
+//! without one, the fault is reported like a kernel fault); exceptions in ring 0 are looked
 //! up in the fix-up table (MSR probes) and otherwise reported: vector name, error code, RIP,
 //! CR2 for `#PF`, all registers, control registers, a frame-pointer backtrace, on the serial
 //! port and the console; the other CPUs are stopped and the VM ends with `KERNEL_FAULT`. A
