@@ -8,7 +8,9 @@
 //! | `virtio_mmio.device=` | `<size>@<base>:<irq>[:<id>]` | a virtio-mmio device (Linux syntax; may repeat) |
 //! | `lwpvm.host=` | `lwpvm` | set by the lwpvm VMM: the VMM's name for the banner |
 //! | `lwpvm.cpus=` | `N` | CPU count when no MP table is found |
-//! | `lwpvm.exit=` | `0..=127` | exit status after the banner (default 0) |
+//! | `init=` | `/bin/NAME` | the program run as process 1 from the initrd (default `/bin/init` when there is an initrd); its arguments are the words after a lone `--` |
+//! | `lwpvm.heartbeat=` | `MS` | while init runs, the kernel's main thread logs `heartbeat N` every MS milliseconds (preemption tests) |
+//! | `lwpvm.exit=` | `0..=127` | exit status when no init program runs (default 0) |
 //! | `lwpvm.echo=1` | | after the banner, read one console line, print `echo: <line>`, exit 0 |
 //! | `lwpvm.panic=1` | | panic deliberately after the banner (tests) |
 //! | `lwpvm.fault=` | `ud2` `pf` `de` `df` | take a ring-0 exception deliberately after the banner (tests; `df`: a double fault on IST1) |

@@ -153,6 +153,25 @@ pub fn read_line(buf: &mut [u8]) -> usize {
     }
 }
 
+/// Reads what the console has without waiting, up to `buf.len()` bytes and through the
+/// first newline (a line at a time, like a terminal in canonical mode). Returns the number
+/// of bytes stored (0: nothing was waiting).
+pub fn try_read(buf: &mut [u8]) -> usize {
+    let mut backend = CONSOLE.lock();
+    let mut len = 0;
+    while len < buf.len() {
+        let Some(b) = backend.try_read_byte() else {
+            break;
+        };
+        buf[len] = b;
+        len += 1;
+        if b == b'\n' {
+            break;
+        }
+    }
+    len
+}
+
 /// The writer for panic and fault reports: serial always, and the virtio console too if its
 /// lock is free.
 ///

@@ -15,6 +15,9 @@
 //! - `mm/`: frames, the kernel heap, page tables' users (kernel stacks, address spaces),
 //!   user-memory access;
 //! - `sched/`: kernel threads, per-CPU run queues, sleep queues, the clock, preemption;
+//! - `proc/`: processes and LWPs (the user side of threads), starting programs from the
+//!   initrd, user faults;
+//! - `syscall/`: the system-call table and its handlers;
 //! - `sync`: `IrqMutex`, the kernel's spin lock;
 //! - `panic`: the panic report.
 //!
@@ -65,7 +68,15 @@
 //!     `lwpvm.inspect_selftest=N` (made-up inspection records and three dumps), then
 //!     `lwpvm.panic=1`, `lwpvm.fault=ud2|pf|de|df`, `lwpvm.halt=1`, `lwpvm.echo=1` (in that
 //!     order of precedence).
-//! 16. **Exit** with `lwpvm.exit=N` or 0 (later: init's status).
+//! 16. **Init**: with an initrd (or an explicit `init=`), the program `init=PATH` (default
+//!     `/bin/init`) from the initrd becomes process 1, with `argv` = PATH and the words
+//!     after a lone `--`, `envp` = `HOME=/ TERM=linux`; this thread waits for it to end
+//!     (logging `heartbeat N` every `lwpvm.heartbeat=MS` milliseconds meanwhile, if set). A
+//!     program that cannot be started prints `init: cannot run PATH: why` on the console
+//!     and the VM exits with `INIT_FAILED` (127).
+//! 17. **Exit** with init's status mapped as `ports::status` documents (exit code N → N,
+//!     above 127 → 127; killed by signal S → 64 + S, at most 111), or without init with
+//!     `lwpvm.exit=N` or 0.
 
 #![no_std]
 #![no_main]
@@ -82,9 +93,11 @@ mod inspect;
 mod klog;
 mod mm;
 mod panic;
+mod proc;
 mod sched;
 #[allow(unsafe_code)]
 mod sync;
+mod syscall;
 
 use alloc::string::String;
 use core::fmt::Write;
@@ -100,6 +113,8 @@ use crate::klog::LineBuf;
 
 /// Kernel name and version for the banner.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The program run as init without `init=`.
+const DEFAULT_INIT: &str = "/bin/init";
 /// Longest line `lwpvm.echo=1` keeps.
 const ECHO_LINE_MAX: usize = 1024;
 
@@ -206,6 +221,7 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
         .and_then(cmdline::parse_u64)
         .unwrap_or(sched::DEFAULT_HZ);
     sched::init_bsp(hz, arch::boot_stack_top());
+    proc::init();
     arch::irq::enable();
 
     // 12. SMP.
@@ -256,7 +272,17 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     // 15. Test hooks.
     run_test_hooks(cmdline);
 
-    // 16. Exit.
+    // 16. Init.
+    let initrd = boot
+        .initrd()
+        .and_then(|m| arch::phys::ram_bytes(m.phys, m.size));
+    if let Some(status) = run_init(cmdline, initrd) {
+        // 17. Exit with init's status.
+        log::info!("exiting with status {status}");
+        arch::exit(status);
+    }
+
+    // 17. Exit without init.
     let code = match cmdline::get(cmdline, "lwpvm.exit") {
         None => status::SUCCESS,
         Some(v) => match cmdline::parse_u64(v) {
@@ -269,6 +295,52 @@ extern "C" fn kernel_main(start_info_phys: u64) -> ! {
     };
     log::info!("exiting with status {code}");
     arch::exit(code)
+}
+
+/// Runs init (step 16) and returns the VM status it ended with, or `None` when there is no
+/// initrd and no `init=`.
+fn run_init(cmdline: &str, initrd: Option<&'static [u8]>) -> Option<u32> {
+    let explicit = cmdline::get(cmdline, "init");
+    if initrd.is_none() && explicit.is_none() {
+        log::info!("init: no initrd and no init=: no program to run");
+        return None;
+    }
+    let path = explicit.unwrap_or(DEFAULT_INIT);
+    let args: alloc::vec::Vec<&str> = lwpvm_kcore::cmdline::init_args(cmdline).collect();
+    log::info!("init: starting {path} with arguments {args:?}");
+    let p = match proc::exec::start_init(initrd, path, &args) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("init: cannot run {path}: {e}");
+            log::error!("init: cannot run {path}: {e}");
+            return Some(status::INIT_FAILED);
+        }
+    };
+    let heartbeat = cmdline::get(cmdline, "lwpvm.heartbeat")
+        .and_then(cmdline::parse_u64)
+        .filter(|&ms| ms > 0);
+    let mut beats = 0u64;
+    let ws = p.wait_exit(heartbeat.map(|ms| ms * 1_000_000), || {
+        beats += 1;
+        log::info!("heartbeat {beats}");
+    });
+    proc::remove_process(p.pid());
+    let vm_status = init_vm_status(ws);
+    match (ws.exit_code(), ws.signal()) {
+        (Some(code), _) => log::info!("init: {p:?} exited with status {code}"),
+        (_, Some(sig)) => log::info!("init: {p:?} was killed by {}", proc::fault::name_of(sig)),
+        _ => log::info!("init: {p:?} ended with wait status {:#x}", ws.0),
+    }
+    Some(vm_status)
+}
+
+/// The VM exit status for init's wait status (documented in `ports::status`).
+fn init_vm_status(ws: proc::WaitStatus) -> u32 {
+    match (ws.exit_code(), ws.signal()) {
+        (Some(code), _) => (code as u32).min(MAX_GUEST_STATUS),
+        (_, Some(sig)) => (status::INIT_SIGNALED_BASE + sig).min(status::INIT_SIGNALED_MAX),
+        _ => status::INIT_FAILED,
+    }
 }
 
 /// Reports unusable boot information and exits with `BOOT_FAILURE`.

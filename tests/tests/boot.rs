@@ -1,5 +1,7 @@
 //! Boot tests: the same guest image in our VMM (1 and 2 vCPUs) and under QEMU TCG, observed
-//! only through the console, the serial log and the exit status.
+//! only through the console, the serial log and the exit status. Without an initrd (and
+//! without `init=`) the kernel runs no program: it boots, runs the test hooks and exits with
+//! `lwpvm.exit=N` or 0, which is what most of these tests rely on.
 
 use lwpvm_tests::{Artifacts, Boot, Host, Outcome};
 use shared_abi::current::ports::status;
@@ -93,6 +95,8 @@ fn the_initrd_arrives_as_a_pvh_module() {
             "{}",
             out.report()
         );
+        // With an initrd the kernel runs /bin/init from it (tests/tests/usermode.rs has more).
+        out.assert_console("init: /bin/init running in ring 3 as pid 1");
     }
 }
 

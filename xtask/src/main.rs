@@ -77,12 +77,13 @@ enum Cmd {
         /// Files to check.
         files: Vec<PathBuf>,
     },
-    /// Run benchmarks: `boot` (boot time, console throughput), `dump` (pause-and-dump time).
+    /// Run benchmarks: `boot` (boot time, console throughput), `dump` (pause-and-dump time),
+    /// `syscall` (null system call: kernel instructions and cycles).
     /// Default: all.
     Bench {
         /// Which benchmarks.
         which: Vec<String>,
-        /// Boots per host for the boot benchmark.
+        /// Boots per host for the boot benchmark; rounds for the others.
         #[arg(long, default_value_t = 10)]
         rounds: usize,
     },

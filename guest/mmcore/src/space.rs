@@ -283,20 +283,30 @@ impl<S: Clone> UserLayout<S> {
     /// `mprotect(2)`: sets the protection of `[addr, addr + page_up(len))`. Returns the range
     /// whose page-table entries must be updated (`None` for length 0).
     ///
-    /// Errors: `EINVAL` (unaligned `addr`, unknown `prot` bits), `ENOMEM` (length overflow,
-    /// range beyond user space, a part of the range not mapped, too many regions).
+    /// Checks in Linux's order (`mm/mprotect.c` `do_mprotect_pkey`): both `PROT_GROWSDOWN`
+    /// and `PROT_GROWSUP` → `EINVAL`; unaligned `addr` → `EINVAL`; length 0 → success,
+    /// whatever `prot` is; length overflow → `ENOMEM`; `prot` bits beyond `PROT_READ |
+    /// PROT_WRITE | PROT_EXEC | PROT_SEM` (x86's `arch_validate_prot`) → `EINVAL`; no mapping
+    /// at `addr` → `ENOMEM`; one `PROT_GROWS*` bit → `EINVAL` (no region grows); a hole in
+    /// the range or too many regions → `ENOMEM`. `PROT_SEM` has no effect on x86.
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u32) -> Result<Option<(u64, u64)>, i32> {
-        if !is_page_aligned(addr) {
+        use shared_abi::current::mman::{PROT_GROWSDOWN, PROT_GROWSUP, PROT_SEM};
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP || !is_page_aligned(addr) {
             return Err(EINVAL);
         }
-        let prot = Prot::from_bits(prot)?;
         let len = page_up(len).ok_or(ENOMEM)?;
         if len == 0 {
             return Ok(None);
         }
         let end = addr.checked_add(len).ok_or(ENOMEM)?;
-        if end > USER_END {
+        let prot = Prot::from_bits(prot & !PROT_SEM)?;
+        if end > USER_END || self.regions.find(addr).is_none() {
             return Err(ENOMEM);
+        }
+        if grows != 0 {
+            return Err(EINVAL);
         }
         if !self.regions.covers(addr, end) {
             return Err(ENOMEM);
@@ -650,6 +660,25 @@ mod tests {
         assert_eq!(l.mprotect(base, PAGE_SIZE, 0x10), Err(EINVAL));
         assert_eq!(l.mprotect(base, u64::MAX, PROT_READ), Err(ENOMEM));
         assert_eq!(l.mprotect(base, 0, PROT_READ), Ok(None));
+        // Length 0 succeeds before `prot` is looked at; PROT_SEM is accepted (x86).
+        assert_eq!(l.mprotect(base, 0, 0x10), Ok(None));
+        assert_eq!(
+            l.mprotect(base, PAGE_SIZE, PROT_READ | 0x8),
+            Ok(Some((base, base + PAGE_SIZE)))
+        );
+        // Both grows bits, or one on a region that does not grow: EINVAL; unmapped: ENOMEM.
+        assert_eq!(
+            l.mprotect(base, PAGE_SIZE, PROT_READ | 0x0300_0000),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            l.mprotect(base, PAGE_SIZE, PROT_READ | 0x0100_0000),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            l.mprotect(0x10_0000, PAGE_SIZE, PROT_READ | 0x0100_0000),
+            Err(ENOMEM)
+        );
     }
 
     const PROT_NONE_: u32 = 0;

@@ -11,5 +11,5 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use self::x86_64::{
     apic, backtrace, boot, boot_stack_top, cpu, exit, fpu, host, init_cpu, io, ioapic, irq, layout,
-    mptable, msr, paging, percpu, phys, smp, stackpool, switch, time, tlb, trap, uaccess,
+    mptable, msr, paging, percpu, phys, smp, switch, time, tlb, trap, uaccess,
 };

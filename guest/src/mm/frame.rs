@@ -38,17 +38,19 @@
 //!
 //! # Locking
 //!
-//! One spin lock over the allocator state ([`FRAMES`]). It is a leaf lock: nothing is called
-//! with it held. It may be taken with any other memory-management lock held. (Interrupt
-//! handlers must not allocate until the lock disables interrupts: `sync::IrqMutex` later.)
+//! One lock over the allocator state ([`FRAMES`]): a `sync::IrqMutex`, so its holder is never
+//! preempted. That matters because the heap's lock (interrupts off) is held while it grows
+//! from frames: had a thread been preempted holding this lock (system calls and page faults
+//! run with interrupts on), the heap's holder on the same CPU would spin forever. It is a
+//! leaf lock: nothing is called with it held (zeroing happens after it is released). It may
+//! be taken with any other memory-management lock held.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
-use spin::Mutex;
-
 use crate::arch::layout::{kernel_image_phys, MMIO_WINDOW_START, PAGE_SIZE, PHYS_OFFSET};
 use crate::boot_info::{BootInfo, MemoryKind};
+use crate::sync::IrqMutex;
 
 /// Frame size as u64.
 const FRAME: u64 = PAGE_SIZE as u64;
@@ -83,7 +85,7 @@ struct Allocator {
 }
 
 /// The allocator (see the module documentation for the lock's rules).
-static FRAMES: Mutex<Allocator> = Mutex::new(Allocator {
+static FRAMES: IrqMutex<Allocator> = IrqMutex::new(Allocator {
     ranges: [Range {
         start: 0,
         next: 0,

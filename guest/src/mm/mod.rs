@@ -75,9 +75,9 @@
 //! - **`fork` is there, its users are not**: [`vmspace::VmSpace::fork`] shares every page
 //!   copy-on-write (PTE bit 9, per-frame share counts, `MAP_SHARED` regions shared); the
 //!   process and LWP layers that call it come with the LWP work.
-//! - **TLB shoot-down**: flushes are local (`invlpg`/CR3 reload on this CPU); once threads of
-//!   one process run on several CPUs, callers of `munmap`/`mprotect`/kernel-stack unmapping
-//!   must send the shoot-down IPI (vector 0xf2) through the SMP layer.
+//! - **TLB shoot-down** of kernel-stack unmapping is local (`invlpg` on this CPU): a stack
+//!   freed beyond the cache of 64 is unmapped without an IPI. User address spaces are shot
+//!   down on every CPU that has them loaded (`vmspace`).
 //! - **SMAP/SMEP** are off: a ring-0 `stac` kills the VM on the development machines' KVM
 //!   (although CPUID advertises SMAP), and `qemu64` lacks SMAP. A ring-0 instruction fetch
 //!   from a user address is refused by the fault handler instead of by SMEP.
@@ -101,7 +101,10 @@ pub mod uaccess;
 #[allow(unsafe_code)]
 pub mod vmspace;
 
-use crate::arch::layout::{pml4_slot, KERNEL_HEAP_BASE, KSTACK_REGION_BASE};
+use crate::arch::layout::{
+    pml4_slot, KERNEL_HEAP_BASE, KSTACK_MAX_SLOTS, KSTACK_REGION_BASE, KSTACK_SIZE,
+    KSTACK_SLOT_SIZE,
+};
 use crate::arch::paging;
 use crate::boot_info::BootInfo;
 
@@ -129,6 +132,12 @@ pub fn init(boot: &BootInfo) {
         let installed = paging::install_kernel_pdpt(pml4_slot(base), pdpt);
         assert!(installed, "kernel PML4 slot for {base:#x} already in use");
     }
+    crate::arch::backtrace::set_slotted_stack_region(
+        KSTACK_REGION_BASE,
+        KSTACK_REGION_BASE + KSTACK_MAX_SLOTS * KSTACK_SLOT_SIZE,
+        KSTACK_SLOT_SIZE,
+        KSTACK_SIZE,
+    );
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }

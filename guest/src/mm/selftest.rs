@@ -159,16 +159,18 @@ impl Tester {
     }
 
     fn heap(&mut self) {
-        // Many small objects, then a large one: the heap grows from frames.
+        // Many small objects, then a large one: the heap grows from frames. (`black_box`:
+        // the compiler may otherwise elide allocations whose contents it can see through.)
         let mut boxes: Vec<Box<[u64; 4]>> = Vec::new();
         for i in 0..2000u64 {
-            boxes.push(Box::new([i, i + 1, i + 2, i + 3]));
+            boxes.push(core::hint::black_box(Box::new([i, i + 1, i + 2, i + 3])));
         }
+        let boxes = core::hint::black_box(boxes);
         self.check(
             boxes.iter().enumerate().all(|(i, b)| b[3] == i as u64 + 3),
             "small heap objects intact",
         );
-        let big = vec![7u8; 300 * 1024];
+        let big = core::hint::black_box(vec![7u8; 300 * 1024]);
         self.check(big[300 * 1024 - 1] == 7, "large heap object");
         let s = heap::stats();
         self.check(s.mapped >= 300 * 1024, "heap grew");

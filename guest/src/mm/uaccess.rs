@@ -64,6 +64,10 @@ unsafe impl Pod for i64 {}
 unsafe impl Pod for usize {}
 // SAFETY: an array of Pod has no padding and accepts every bit pattern.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+// SAFETY: `#[repr(C)]` of two i64 (size asserted 16 in shared-abi): no padding, any bits.
+unsafe impl Pod for shared_abi::current::time::Timespec {}
+// SAFETY: `#[repr(C)]` of six `[u8; 65]` (size asserted 390 in shared-abi): no padding.
+unsafe impl Pod for shared_abi::current::utsname::Utsname {}
 
 /// `Ok` if `[ptr, ptr + len)` lies entirely in user space (an empty range anywhere is fine).
 pub fn check_range(ptr: UserPtr, len: usize) -> Result<(), i32> {

@@ -38,15 +38,23 @@
 //!
 //! # The current address space
 //!
-//! [`VmSpace::activate`] loads CR3. The page-fault handler finds the faulting CPU's address
-//! space from CR3 through a registry (PML4 address → `VmSpace`), which works on every CPU
-//! without per-CPU data; the scheduler's per-CPU "current process" can replace it later.
+//! [`VmSpace::activate`] makes the space the running thread's address space (its context's
+//! page-table root, loaded now and at every switch back to the thread: `arch::switch`). The
+//! page-fault handler finds the faulting CPU's address space from CR3 through a registry
+//! (PML4 address → `VmSpace`), which works on every CPU without per-CPU data. Whoever
+//! activates a space keeps a reference to it until the thread has switched to another root
+//! (processes hold theirs until their last thread leaves it), so a context never names the
+//! root of a dropped space.
 //!
 //! # TLB
 //!
-//! Changes that remove or restrict mappings flush this CPU's TLB when the space is loaded
-//! here. Once several CPUs run threads of one process, the caller must also shoot down the
-//! other CPUs that have the space loaded (IPI vector 0xf2, the SMP work); see `paging`.
+//! Changes that remove or restrict mappings (unmap, `mprotect`, `fork`'s write protection, a
+//! copy-on-write break) are flushed on every CPU that has the space loaded, before the frames
+//! and tables they released are reused: this CPU with `invlpg` or a CR3 reload, the others
+//! with the shoot-down IPI (`arch::tlb`), found through each CPU's loaded root
+//! (`percpu::cpus_with_root`). Contexts switch CR3 eagerly, so only CPUs running a thread of
+//! the space have it loaded. Remote shoot-downs need interrupts enabled (system calls and
+//! user page faults run with them enabled).
 //!
 //! # Locking
 //!
@@ -61,12 +69,16 @@ use alloc::vec::Vec;
 
 use lwpvm_mmcore::region::{Backing, Tag};
 use lwpvm_mmcore::space::{Mapped, MmapRequest, UserLayout};
-use lwpvm_mmcore::{page_down, Access, Prot, PAGE_SIZE, USER_END};
+use lwpvm_mmcore::{
+    page_down, Access, Prot, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, USER_END,
+};
 use shared_abi::current::errno::ENOMEM;
 use spin::Mutex;
 
 use super::frame;
 use crate::arch::paging::{self, nx, Root, PTE_ADDR, PTE_COW, PTE_P, PTE_U, PTE_W};
+use crate::arch::tlb::{self, Flush};
+use crate::arch::{percpu, switch};
 
 /// Software PTE bit: a `PROT_NONE` page that keeps its frame (P is clear).
 pub const PTE_PROTNONE: u64 = 1 << 10;
@@ -169,7 +181,7 @@ impl Inner {
         let mut tables = Vec::new();
         // SAFETY: as above; every leaf in the range was just cleared.
         unsafe { paging::free_tables(root, start, end, &mut |pa| tables.push(pa)) };
-        paging::flush_range(root, start, end);
+        flush_everywhere(root, start, end);
         for pa in frames {
             frame::put(pa);
         }
@@ -207,23 +219,20 @@ impl VmSpace {
         REGISTRY.lock().get(&root.0).and_then(Weak::upgrade)
     }
 
-    /// Loads this address space on this CPU (does nothing if it is loaded already).
+    /// Makes this the running thread's address space: loaded now on this CPU (if it is not
+    /// already) and at every switch back to the thread. The caller keeps a reference until
+    /// the thread has switched to another root (module documentation).
     pub fn activate(&self) {
-        if paging::current_root() != self.root {
-            // SAFETY: the root is a live user PML4 with the kernel's upper half; `self` keeps
-            // it alive, and callers switch away before dropping the last reference.
-            unsafe { paging::load_root(self.root) };
-        }
+        // SAFETY: the root is a live user PML4 with the kernel's upper half; `self` keeps
+        // it alive, and callers switch away before dropping the last reference.
+        unsafe { switch::set_current_root(self.root.0) };
     }
 
-    /// Switches this CPU to the kernel's own tables (e.g. before dropping the last
-    /// reference to the current address space).
+    /// Makes the kernel's own tables the running thread's (e.g. before dropping the last
+    /// reference to its address space).
     pub fn activate_kernel() {
-        let k = paging::kernel_root();
-        if paging::current_root() != k {
-            // SAFETY: the kernel's tree is always valid.
-            unsafe { paging::load_root(k) };
-        }
+        // SAFETY: 0 names the kernel's tree, which is always valid.
+        unsafe { switch::set_current_root(0) };
     }
 
     /// Maps an image segment at `[start, end)` (page-aligned): bytes of `src`, where `src[0]`
@@ -297,7 +306,9 @@ impl VmSpace {
         let Some((start, end)) = inner.layout.mprotect(addr, len, prot)? else {
             return Ok(());
         };
-        let prot = Prot::from_bits(prot)?;
+        // The layout accepted `prot`: its access bits are the protection (PROT_SEM and the
+        // grows bits have no effect).
+        let prot = Prot::from_bits(prot & (PROT_READ | PROT_WRITE | PROT_EXEC))?;
         // SAFETY: this space's lock is held; entries keep their frames, only flags change.
         unsafe {
             paging::for_each_leaf(self.root, start, end, &mut |_, e| {
@@ -306,7 +317,7 @@ impl VmSpace {
                 }
             })
         };
-        paging::flush_range(self.root, start, end);
+        flush_everywhere(self.root, start, end);
         Ok(())
     }
 
@@ -369,7 +380,7 @@ impl VmSpace {
                 })
             };
         }
-        paging::flush_range(self.root, 0, USER_END);
+        flush_everywhere(self.root, 0, USER_END);
         drop(cinner);
         drop(inner);
         // On failure the half-built child is dropped here, releasing what it got.
@@ -410,7 +421,7 @@ impl VmSpace {
                         frame::copy_frame(new, old);
                         // SAFETY: as above.
                         unsafe { *pte = entry_for(new, prot, false) };
-                        paging::flush_page(va);
+                        flush_everywhere(self.root, va, va + PAGE_SIZE);
                         // Another owner may have dropped its reference meanwhile: then this
                         // was the last one and `put` frees the old frame.
                         frame::put(old);
@@ -441,6 +452,28 @@ impl VmSpace {
             }
         }
     }
+}
+
+/// Invalidates `[start, end)` of `root`'s translations on every CPU that has `root` loaded
+/// (module documentation), before the caller frees what the range mapped. Kernel preemption
+/// is off meanwhile, so "this CPU" stays the same.
+fn flush_everywhere(root: Root, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    let pc = percpu::this();
+    pc.preempt_disable();
+    let cpus = percpu::cpus_with_root(root.0);
+    if cpus != 0 {
+        let pages = (end - start).div_ceil(PAGE_SIZE);
+        let what = if pages > tlb::INVLPG_MAX {
+            Flush::All
+        } else {
+            Flush::Range { start, pages }
+        };
+        tlb::shootdown(cpus, what);
+    }
+    pc.preempt_enable();
 }
 
 /// A frame with the initial contents of the page at `va` for `backing`.

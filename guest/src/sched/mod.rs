@@ -72,7 +72,7 @@
 //! | the slot table | the free list |
 //!
 //! Lock order: (a caller's interlock) → timeout list → sleep-queue bucket → run queue →
-//! (stack pool, slot table). Only one lock of each kind is held at a time. All are
+//! (kernel stacks (`mm::kstack`), slot table). Only one lock of each kind is held at a time. All are
 //! `IrqMutex`es. `LSONPROC` → `LSSLEEP` happens under the bucket lock by the thread itself.
 //! Lock-free fields: `flags`, `on_cpu` (arch), the `nrun`/`idling` mirrors used for placement
 //! (read racily: a wrong guess costs latency, not correctness).
@@ -99,13 +99,13 @@ pub use self::sleepq::{
 };
 #[allow(unused_imports)] // the scheduler's API for the LWP layer
 pub use self::thread::{
-    alloc_stack, exit, reap_local, spawn, spawn_on, JoinHandle, SpawnError, Thread, ThreadId,
-    MAX_THREADS,
+    alloc_stack, exit, reap_local, spawn, spawn_on, spawn_user, JoinHandle, SpawnError, Thread,
+    ThreadId, MAX_THREADS,
 };
 
 use crate::arch::irq::{self, VECTOR_RESCHED, VECTOR_TIMER};
-use crate::arch::stackpool::KernelStack;
 use crate::arch::{percpu, trap};
+use crate::mm::kstack::KernelStack;
 
 /// List ids (unique per link kind; see `list`).
 mod ids {
@@ -154,6 +154,15 @@ pub fn current() -> &'static Thread {
     runq::current()
 }
 
+/// The table slot of the running thread (what `current().slot_index()` returns, in one
+/// per-CPU load): the index of per-thread tables kept by other layers (`proc`'s LWPs).
+#[inline]
+pub fn current_slot() -> usize {
+    let v = percpu::this().sched_current();
+    debug_assert!(v != 0, "no current thread");
+    v.wrapping_sub(1)
+}
+
 /// Puts the running thread at the tail of its CPU's run queue and runs the next one.
 pub fn yield_now() {
     runq::switch_away(runq::Why::Yield);
@@ -178,7 +187,7 @@ pub fn preempt_enable() {
 ///
 /// # Panics
 ///
-/// If the thread table or the stack pool is exhausted (cannot happen at boot).
+/// If the thread table or kernel-stack memory is exhausted (cannot happen at boot).
 pub fn init_bsp(hz: u64, boot_stack_top: u64) {
     let (deadline, hz, lapic_hz) = clock::init(hz);
     if deadline {
@@ -196,8 +205,8 @@ pub fn init_bsp(hz: u64, boot_stack_top: u64) {
     let main = thread::alloc_slot("main").expect("thread table");
     runq::adopt_current(main, boot_stack_top);
     let idle = thread::alloc_slot("idle0").expect("thread table");
-    let stack = alloc_stack().expect("stack pool");
-    idle.ctx.prepare(&stack, runq::idle_entry, 0);
+    let stack = alloc_stack().expect("a kernel stack");
+    idle.ctx.prepare(stack.top(), 0, runq::idle_entry, 0);
     thread::set_stack(idle, stack);
     runq::set_idle(idle);
     percpu::mark_online();
@@ -244,7 +253,8 @@ pub fn dump() {
             t.switch_count()
         );
     }
-    log::info!("kernel stacks in use: {}", crate::arch::stackpool::in_use());
+    let (live, cached) = crate::mm::kstack::counts();
+    log::info!("kernel stacks: {live} in use, {cached} cached");
     for cpu in 0..percpu::ncpus() {
         let s = cpu_stats(cpu);
         log::info!(

@@ -308,9 +308,11 @@ pub(super) fn preempt_kernel() {
 }
 
 /// The return-to-user hook: reschedule while a reschedule is pending (later: signals, LWP
-/// suspension). Interrupts are disabled on entry and on return.
+/// suspension, which will use the CPU's `ast` request: cleared here, where nothing else
+/// uses it yet). Interrupts are disabled on entry and on return.
 pub(super) fn userret(_frame: &mut crate::arch::trap::TrapFrame) {
     let pc = percpu::this();
+    pc.take_ast();
     while pc.resched_pending() {
         switch_away(Why::Preempt);
     }

@@ -29,8 +29,9 @@ use shared_abi::current::lwp::{LwpState, LSIDL, LSONPROC, LSRUN, LSSLEEP, LSZOMB
 
 use super::list::{Link, List, Which};
 use super::{ids, runq, sleepq};
-use crate::arch::stackpool::{self, KernelStack};
 use crate::arch::switch::Context;
+use crate::arch::trap::TrapFrame;
+use crate::mm::kstack::KernelStack;
 use crate::sync::IrqMutex;
 
 /// Slots in the thread table.
@@ -80,7 +81,7 @@ pub struct Thread {
     /// Saved context.
     pub(super) ctx: Context,
     stack: IrqMutex<Option<KernelStack>>,
-    entry: IrqMutex<Option<Box<dyn FnOnce() + Send>>>,
+    entry: IrqMutex<Option<Entry>>,
     name: IrqMutex<Option<&'static str>>,
     /// Times switched to.
     pub(super) switches: AtomicU64,
@@ -250,10 +251,10 @@ static SLOTS: IrqMutex<Slots> = IrqMutex::new(Slots {
     high_water: 0,
 });
 
-/// A kernel stack for a new thread: for now from the static pool (`arch::stackpool`); the
-/// integrator switches this to `mm::kstack` (guard pages).
+/// A kernel stack for a new thread: 16 KiB with an unmapped guard below (`mm::kstack`), so
+/// an overflow is reported as such instead of corrupting a neighbour.
 pub fn alloc_stack() -> Option<KernelStack> {
-    stackpool::alloc()
+    KernelStack::new().ok()
 }
 
 /// Takes a free slot and makes it an `LSIDL` thread with one reference (the thread's own).
@@ -331,7 +332,22 @@ pub fn spawn<F>(name: &'static str, f: F) -> Result<JoinHandle, SpawnError>
 where
     F: FnOnce() + Send + 'static,
 {
-    spawn_inner(name, ANY_CPU, Box::new(f))
+    spawn_inner(name, ANY_CPU, 0, Entry::Kernel(Box::new(f)))
+}
+
+/// Creates a thread that will run user code: like [`spawn`], but the top [`TrapFrame`] of
+/// its kernel stack is left free for its user register frame (`arch::trap::user_frame`),
+/// where every entry from ring 3 saves the registers. The thread runs `f` below it; when `f`
+/// returns registers, they become the user frame and the thread enters ring 3
+/// (`arch::trap::enter_user`); when it returns `None`, the thread exits. `f` and everything
+/// it captured are dropped before the thread enters ring 3 (nothing is left on the kernel
+/// stack it abandons).
+pub fn spawn_user<F>(name: &'static str, f: F) -> Result<JoinHandle, SpawnError>
+where
+    F: FnOnce() -> Option<TrapFrame> + Send + 'static,
+{
+    let reserve = core::mem::size_of::<TrapFrame>() as u64;
+    spawn_inner(name, ANY_CPU, reserve, Entry::User(Box::new(f)))
 }
 
 /// Creates a kernel thread running `f` that only ever runs on CPU `cpu`.
@@ -342,20 +358,21 @@ where
     if cpu >= 64 || crate::arch::percpu::online_mask() & (1 << cpu) == 0 {
         return Err(SpawnError::NoSuchCpu);
     }
-    spawn_inner(name, cpu as u32, Box::new(f))
+    spawn_inner(name, cpu as u32, 0, Entry::Kernel(Box::new(f)))
 }
 
 fn spawn_inner(
     name: &'static str,
     affinity: u32,
-    f: Box<dyn FnOnce() + Send>,
+    reserve: u64,
+    f: Entry,
 ) -> Result<JoinHandle, SpawnError> {
     reap_local();
     let stack = alloc_stack().ok_or(SpawnError::NoStack)?;
     let t = alloc_slot(name).ok_or(SpawnError::NoSlot)?;
     t.refs.fetch_add(1, Ordering::Relaxed); // the handle's
     t.affinity.store(affinity, Ordering::Relaxed);
-    t.ctx.prepare(&stack, thread_entry, 0);
+    t.ctx.prepare(stack.top(), reserve, thread_entry, 0);
     *t.stack.lock() = Some(stack);
     *t.entry.lock() = Some(f);
     let id = t.id();
@@ -363,13 +380,27 @@ fn spawn_inner(
     Ok(JoinHandle { thread: t, id })
 }
 
+/// What a spawned thread runs.
+enum Entry {
+    /// Kernel code.
+    Kernel(Box<dyn FnOnce() + Send>),
+    /// Set-up code that returns the registers to enter ring 3 with (`spawn_user`).
+    User(Box<dyn FnOnce() -> Option<TrapFrame> + Send>),
+}
+
 /// First code of every spawned thread (interrupts are disabled by the switch).
 extern "C" fn thread_entry(_: usize) -> ! {
     crate::arch::irq::enable();
     let me = super::current();
     let f = me.entry.lock().take();
-    if let Some(f) = f {
-        f();
+    match f {
+        Some(Entry::Kernel(f)) => f(),
+        Some(Entry::User(f)) => {
+            if let Some(regs) = f() {
+                crate::arch::trap::enter_user(&regs);
+            }
+        }
+        None => {}
     }
     exit()
 }

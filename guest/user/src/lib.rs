@@ -9,7 +9,8 @@
 //! - [`sys`]: the Linux x86_64 system call instruction and typed wrappers returning
 //!   `Result<_, Errno>`, numbers from `shared-abi`;
 //! - [`io`]: `print!`, `println!` and `eprintln!` on file descriptors 1 and 2;
-//! - [`check`]: `ok NAME` / `FAIL NAME: expected X got Y` reporting for test programs.
+//! - [`check`]: `ok NAME` / `FAIL NAME: expected X got Y` reporting for test programs;
+//! - [`bench`]: instruction-count marks (the VMM's `--marks`) and the TSC, for benchmarks.
 //!
 //! # Programs (`src/bin/`)
 //!
@@ -20,10 +21,13 @@
 //! | `fault` | `fault KIND`: takes one user fault of that kind; the kernel must end it with a report |
 //! | `spin` | `spin SECONDS`: busy in ring 3 for that long (preemption), exit 0 |
 //! | `hostile` | `hostile SEED N`: N system calls with random arguments; the kernel must survive, exit 0 |
+//! | `readline` | `readline N`: N lines from the console echoed back (a blocking, line-at-a-time `read`), exit 0 |
+//! | `bench-syscall` | `bench-syscall N ROUNDS`: null system calls between marks, for `cargo xtask bench syscall` |
 //!
 //! The runtime never depends on the kernel crate: the only contract is the system call ABI.
 #![no_std]
 
+pub mod bench;
 pub mod check;
 pub mod io;
 pub mod rt;

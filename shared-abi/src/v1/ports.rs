@@ -37,8 +37,20 @@ pub const HOST_SIGNAL_GSI: u32 = 6;
 /// Largest status the guest reports (QEMU's `isa-debug-exit` keeps 7 bits of it).
 pub const MAX_GUEST_STATUS: u32 = 127;
 
-/// Exit statuses with a fixed meaning. Any other value in 0..=127 is the exit status of the
-/// guest's init program.
+/// Exit statuses with a fixed meaning.
+///
+/// When the guest runs an init program (process 1), the VM's status is init's:
+///
+/// - init exits with code N (`exit`/`exit_group`, low 8 bits): status N if N ≤ 127, else
+///   127 ([`INIT_FAILED`]'s value: QEMU keeps only 7 bits). Nothing stops init from exiting
+///   with 112..=114 or 127: the kernel log tells those apart from the kernel's own.
+/// - init is killed by signal S (a fatal fault before signals exist): status
+///   [`INIT_SIGNALED_BASE`] + S, at most [`INIT_SIGNALED_MAX`] (SIGSEGV → 75, SIGILL → 68,
+///   SIGFPE → 72, SIGTRAP → 69, SIGBUS → 71, SIGKILL → 73).
+/// - init cannot be started (not in the initrd, not an ELF program, dynamically linked, no
+///   initrd...): [`INIT_FAILED`], after a line on the console saying why.
+///
+/// Without an init program (no initrd and no `init=`), the status is `lwpvm.exit=N` or 0.
 pub mod status {
     /// Everything went well.
     pub const SUCCESS: u32 = 0;
@@ -48,6 +60,12 @@ pub mod status {
     pub const KERNEL_FAULT: u32 = 113;
     /// The guest kernel could not boot (bad boot information, no memory, no console).
     pub const BOOT_FAILURE: u32 = 114;
+    /// Init was killed by signal S: the status is this + S (see the module documentation).
+    pub const INIT_SIGNALED_BASE: u32 = 64;
+    /// The largest status of a killed init (64 + 47; higher signals are clamped to it).
+    pub const INIT_SIGNALED_MAX: u32 = 111;
+    /// Init could not be started (and init's exit codes above 127).
+    pub const INIT_FAILED: u32 = 127;
 }
 
 /// Statuses of the VMM process itself, outside the guest's 0..=127 range.

@@ -3,8 +3,10 @@
 //! The kernel is built with frame pointers (`-C force-frame-pointers=yes`), so each frame
 //! starts with `[saved rbp, return address]` at `rbp`. The walk only dereferences a frame
 //! pointer that is 8-byte aligned and whose 16 bytes lie inside one of the regions known to
-//! hold kernel stacks ([`kernel_stacks`]: the boot stack, the IST stacks, and regions their
-//! owners register, such as the thread-stack pool), follows saved RBPs only upwards (towards older frames), and stops
+//! hold kernel stacks ([`kernel_stacks`]: the boot stack, the IST stacks, regions their
+//! owners register, and one stack of the slotted kernel-stack region of `mm::kstack`, whose
+//! pages are checked to be mapped since free slots and guards are not), follows saved RBPs
+//! only upwards (towards older frames), and stops
 //! after [`MAX_FRAMES`] frames, at RBP = 0 (the boot entry clears it) or at anything
 //! suspicious. A corrupted stack therefore ends the backtrace early instead of faulting inside
 //! the panic or fault report. Addresses are printed raw: resolve them with
@@ -20,10 +22,11 @@ use super::percpu;
 pub const MAX_FRAMES: usize = 32;
 
 /// Extra stack regions (`[bottom, top)`, 0/0 = unused) registered by the owners of kernel
-/// stacks other than the boot stack and the IST stacks (the thread-stack pool).
+/// stacks other than the boot stack, the IST stacks and the slotted region.
 static REGIONS: [(AtomicU64, AtomicU64); 4] = [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 4];
 
 /// Registers `[bottom, top)` as memory that holds kernel stacks (it must stay mapped).
+#[allow(dead_code)] // for stacks outside the slotted region (none today)
 /// Silently ignored once [`REGIONS`] is full.
 pub fn add_stack_region(bottom: u64, top: u64) {
     for (b, t) in &REGIONS {
@@ -33,6 +36,40 @@ pub fn add_stack_region(bottom: u64, top: u64) {
             return;
         }
     }
+}
+
+/// The slotted kernel-stack region: base, end, slot size, stack size (at the top of each
+/// slot); zeros until registered.
+static SLOTTED: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Registers `[base, end)` as cut into `slot`-byte slots, each holding a `stack`-byte stack
+/// at its top and an unmapped guard below (`mm::kstack`). Frames are read there only after
+/// checking that their page is mapped.
+pub fn set_slotted_stack_region(base: u64, end: u64, slot: u64, stack: u64) {
+    SLOTTED[0].store(base, Ordering::Relaxed);
+    SLOTTED[2].store(slot, Ordering::Relaxed);
+    SLOTTED[3].store(stack, Ordering::Relaxed);
+    SLOTTED[1].store(end, Ordering::Release);
+}
+
+/// The stack of the slotted region holding all of `[addr, addr + len)`, if its pages are
+/// mapped.
+fn slotted_stack_of(addr: u64, end: u64) -> Option<(u64, u64)> {
+    let (base, rend) = (
+        SLOTTED[0].load(Ordering::Relaxed),
+        SLOTTED[1].load(Ordering::Acquire),
+    );
+    if addr < base || end > rend {
+        return None;
+    }
+    let (slot, size) = (
+        SLOTTED[2].load(Ordering::Relaxed),
+        SLOTTED[3].load(Ordering::Relaxed),
+    );
+    let top = base + ((addr - base) / slot + 1) * slot;
+    let bottom = top - size;
+    let mapped = |a: u64| super::paging::translate(super::paging::kernel_root(), a).is_some();
+    (addr >= bottom && end <= top && mapped(addr) && mapped(end - 1)).then_some((bottom, top))
 }
 
 /// `[bottom, top)` of every region known to hold kernel stacks: the boot stack, all CPUs'
@@ -53,6 +90,7 @@ fn stack_of(addr: u64, len: u64) -> Option<(u64, u64)> {
     kernel_stacks()
         .into_iter()
         .find(|&(bottom, top)| addr >= bottom && end <= top)
+        .or_else(|| slotted_stack_of(addr, end))
 }
 
 /// Calls `f(depth, address)` for each frame: `rip` first (depth 0) if given, then the return

@@ -57,6 +57,35 @@ pub struct ControlRegs {
     pub rflags: u64,
 }
 
+/// A random 64-bit value from `rdrand`, if the CPU has it (CPUID.1:ECX[30]) and it delivers
+/// within ten tries.
+pub fn rdrand64() -> Option<u64> {
+    if cpuid(1, 0).ecx & (1 << 30) == 0 {
+        return None;
+    }
+    for _ in 0..10 {
+        let (v, ok): (u64, u8);
+        // SAFETY: `rdrand` writes a register and CF only (CPUID says it exists).
+        unsafe {
+            asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok,
+                 options(nomem, nostack))
+        };
+        if ok != 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Reads CR2 (the last page-fault address).
+#[inline(always)]
+pub fn cr2() -> u64 {
+    let cr2: u64;
+    // SAFETY: reading CR2 has no side effects (ring 0).
+    unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack, preserves_flags)) };
+    cr2
+}
+
 /// Reads CR0, CR2, CR3, CR4 and RFLAGS.
 pub fn control_regs() -> ControlRegs {
     let (cr0, cr2, cr3, cr4, rflags): (u64, u64, u64, u64, u64);

@@ -27,6 +27,16 @@
 //! IST: 1 = `#DF` ([`IST_DOUBLE_FAULT`]), 2 = NMI ([`IST_NMI`]), 3 = `#MC`
 //! ([`IST_MACHINE_CHECK`]): the three vectors that can arrive on a bad or unknown stack.
 //! This module knows nothing of threads.
+//!
+//! # The I/O permission bitmap
+//!
+//! Each TSS is followed by an I/O permission bitmap ([`TssArea`]) covering ports 0..=0xff,
+//! plus the terminating all-ones byte the CPU needs (it reads two bytes per check). Every
+//! bit is 1 (denied) except those of the instruction-count mark port
+//! (`ports::MARK_PORT..+MARK_PORT_SIZE`): ring 3 may write marks (benchmarks bracket their
+//! loops with them and the VMM records its counters), and nothing else. Ports above 0xff lie
+//! beyond the TSS limit and are denied too. IOPL stays 0, so `cli`, `in`/`out` to any other
+//! port and the like still raise `#GP` in ring 3.
 
 use core::arch::asm;
 use core::mem::size_of;
@@ -94,7 +104,7 @@ pub struct Tss {
     pub ist: [u64; 7],
     _reserved2: u64,
     _reserved3: u16,
-    /// Offset of the I/O permission bitmap (beyond the limit: none).
+    /// Offset of the I/O permission bitmap (see [`TssArea`]).
     pub iomap_base: u16,
 }
 
@@ -113,6 +123,45 @@ impl Tss {
     };
 }
 
+/// Bytes of the I/O permission bitmap: ports 0..=0xff (32 bytes) and the terminating byte.
+pub const IOMAP_BYTES: usize = 0x100 / 8 + 1;
+
+/// The bitmap: every port denied but the mark port (module documentation).
+const IOMAP: [u8; IOMAP_BYTES] = {
+    use shared_abi::current::ports::{MARK_PORT, MARK_PORT_SIZE};
+    let mut m = [0xff; IOMAP_BYTES];
+    let mut port = MARK_PORT as usize;
+    while port < (MARK_PORT + MARK_PORT_SIZE) as usize {
+        m[port / 8] &= !(1 << (port % 8));
+        port += 1;
+    }
+    m
+};
+
+const _: () = assert!(
+    (shared_abi::current::ports::MARK_PORT + shared_abi::current::ports::MARK_PORT_SIZE) as usize
+        <= 0x100
+);
+
+/// A CPU's TSS and its I/O permission bitmap (the TSS limit covers both).
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+pub struct TssArea {
+    /// The TSS proper.
+    pub tss: Tss,
+    /// The I/O permission bitmap (`Tss::iomap_base` = its offset).
+    pub iomap: [u8; IOMAP_BYTES],
+}
+
+impl TssArea {
+    /// All zeros (so that per-CPU areas stay in `.bss`); [`load`] fills it in, bitmap
+    /// included, before the CPU can run ring-3 code.
+    pub const ZERO: Self = Self {
+        tss: Tss::ZERO,
+        iomap: [0; IOMAP_BYTES],
+    };
+}
+
 /// The operand of `lgdt`/`lidt`.
 #[repr(C, packed)]
 pub(super) struct DescriptorTablePointer {
@@ -120,8 +169,8 @@ pub(super) struct DescriptorTablePointer {
     pub base: u64,
 }
 
-/// Fills this CPU's TSS (IST tops, RSP0, no I/O bitmap) and GDT, loads the GDT, reloads every
-/// segment register and the task register.
+/// Fills this CPU's TSS (IST tops, RSP0, the I/O bitmap) and GDT, loads the GDT, reloads
+/// every segment register and the task register.
 ///
 /// # Safety
 ///
@@ -129,12 +178,12 @@ pub(super) struct DescriptorTablePointer {
 /// `ist_tops` are the tops of stacks reserved for this CPU. Interrupts are disabled.
 pub(super) unsafe fn load(
     gdt: *mut [u64; GDT_ENTRIES],
-    tss: *mut Tss,
+    tss: *mut TssArea,
     ist_tops: [u64; 3],
     rsp0: u64,
 ) {
     let tss_base = tss as u64;
-    let limit = (size_of::<Tss>() - 1) as u64;
+    let limit = (size_of::<TssArea>() - 1) as u64;
     // 64-bit available TSS (type 9), present, DPL 0.
     let low = (limit & 0xffff)
         | ((tss_base & 0x00ff_ffff) << 16)
@@ -153,7 +202,10 @@ pub(super) unsafe fn load(
         t.ist[1] = ist_tops[1];
         t.ist[2] = ist_tops[2];
         t.iomap_base = size_of::<Tss>() as u16;
-        tss.write_unaligned(t);
+        tss.write_unaligned(TssArea {
+            tss: t,
+            iomap: IOMAP,
+        });
         let mut g = TEMPLATE;
         g[TSS_SEL as usize / 8] = low;
         g[TSS_SEL as usize / 8 + 1] = high;
@@ -198,7 +250,7 @@ pub(super) unsafe fn load(
 ///
 /// `tss` is this CPU's TSS; interrupts are disabled (the CPU reads RSP0 on a ring-3 entry).
 #[inline]
-pub(super) unsafe fn set_rsp0(tss: *mut Tss, rsp0: u64) {
+pub(super) unsafe fn set_rsp0(tss: *mut TssArea, rsp0: u64) {
     // SAFETY: per the contract; the field is at offset 4 of a packed struct: unaligned write.
-    unsafe { core::ptr::addr_of_mut!((*tss).rsp[0]).write_unaligned(rsp0) }
+    unsafe { core::ptr::addr_of_mut!((*tss).tss.rsp[0]).write_unaligned(rsp0) }
 }

@@ -2,7 +2,9 @@
 //!
 //! All 256 vectors are present: each points at its entry stub in [`super::trap`], as a 64-bit
 //! interrupt gate (IF cleared on entry), DPL 0 (ring 3 cannot raise any vector with `int n`;
-//! on the development machines' KVM `int n` from ring 3 raises `#UD` anyway), selector
+//! on the development machines' KVM `int n` from ring 3 raises `#UD` anyway) except `#BP`'s,
+//! which is DPL 3 as on Linux, so that a ring-3 `int3` is a breakpoint (`SIGTRAP`) and not a
+//! `#GP`, selector
 //! [`KERNEL_CS`]. Three vectors switch to an IST stack (see `gdt`): `#DF` (IST1), NMI (IST2)
 //! and `#MC` (IST3); their stubs take the paranoid entry (see `trap`). The vector map is in
 //! `irq` and docs/ARCHITECTURE.md.
@@ -13,7 +15,7 @@ use core::arch::asm;
 use core::mem::size_of;
 
 use super::gdt::{DescriptorTablePointer, IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI, KERNEL_CS};
-use super::trap::{self, VECTOR_DOUBLE_FAULT, VECTOR_MACHINE_CHECK, VECTOR_NMI};
+use super::trap::{self, VECTOR_BREAKPOINT, VECTOR_DOUBLE_FAULT, VECTOR_MACHINE_CHECK, VECTOR_NMI};
 use super::BootCell;
 
 /// One 16-byte IDT gate descriptor.
@@ -42,13 +44,14 @@ impl Gate {
         reserved: 0,
     };
 
-    /// A present 64-bit interrupt gate (type 0xE), DPL 0, to `handler` on IST `ist` (0: none).
-    fn interrupt(handler: u64, ist: u8) -> Self {
+    /// A present 64-bit interrupt gate (type 0xE) of privilege `dpl`, to `handler` on IST
+    /// `ist` (0: none).
+    fn interrupt(handler: u64, ist: u8, dpl: u8) -> Self {
         Self {
             offset_low: handler as u16,
             selector: KERNEL_CS,
             ist,
-            type_attr: 0x8e,
+            type_attr: 0x8e | (dpl << 5),
             offset_mid: (handler >> 16) as u16,
             offset_high: (handler >> 32) as u32,
             reserved: 0,
@@ -74,7 +77,12 @@ pub fn init() {
     // nor other code reads it while it is written.
     let idt = unsafe { &mut *IDT.get() };
     for (vector, &stub) in trap::stub_addresses().iter().enumerate() {
-        idt[vector] = Gate::interrupt(stub, ist_of(vector));
+        let dpl = if vector == usize::from(VECTOR_BREAKPOINT) {
+            3
+        } else {
+            0
+        };
+        idt[vector] = Gate::interrupt(stub, ist_of(vector), dpl);
     }
 }
 

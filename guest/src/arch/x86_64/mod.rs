@@ -24,7 +24,7 @@
 //! | [`switch`] | thread contexts and the context switch |
 //! | [`fpu`] | per-thread FPU/SSE areas (`fxsave`/`fxrstor`) |
 //! | [`tlb`] | TLB shoot-down IPIs |
-//! | [`stackpool`] | a temporary pool of kernel-thread stacks |
+//! | [`syscall`] | the system-call gates: `syscall`/`sysretq`, and the `#PF` gate of this machine's KVM |
 //! | [`cpu`], [`io`] | single instructions: CPUID, TSC, control registers, ports, exit |
 
 #![allow(unsafe_code)]
@@ -48,8 +48,8 @@ pub mod percpu;
 pub mod phys;
 pub mod pic;
 pub mod smp;
-pub mod stackpool;
 pub mod switch;
+pub mod syscall;
 pub mod time;
 pub mod tlb;
 pub mod trap;

@@ -16,6 +16,10 @@ pub const IA32_TSC_DEADLINE: u32 = 0x6e0;
 pub const IA32_EFER: u32 = 0xc000_0080;
 /// `IA32_STAR`: `syscall`/`sysret` selectors.
 pub const IA32_STAR: u32 = 0xc000_0081;
+/// `IA32_LSTAR`: the 64-bit `syscall` entry point.
+pub const IA32_LSTAR: u32 = 0xc000_0082;
+/// `IA32_FMASK`: RFLAGS bits `syscall` clears.
+pub const IA32_FMASK: u32 = 0xc000_0084;
 /// `IA32_FS_BASE`.
 pub const IA32_FS_BASE: u32 = 0xc000_0100;
 /// `IA32_GS_BASE`: the active GS base (the per-CPU area while in the kernel).

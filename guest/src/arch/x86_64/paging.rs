@@ -435,26 +435,6 @@ pub fn flush_page(va: u64) {
     unsafe { asm!("invlpg [{}]", in(reg) va, options(nostack, preserves_flags)) };
 }
 
-/// Invalidates this CPU's translations of `[start, end)` if `root` is the current tree:
-/// page by page for up to 32 pages, else by reloading CR3. Other CPUs are the caller's
-/// business (module documentation).
-pub fn flush_range(root: Root, start: u64, end: u64) {
-    if current_root() != root || start >= end {
-        return;
-    }
-    let pages = (end - start).div_ceil(PAGE_SIZE as u64);
-    if pages > 32 {
-        // SAFETY: reloading CR3 with its own value only flushes the TLB.
-        unsafe { load_root(root) };
-    } else {
-        let mut va = start;
-        while va < end {
-            flush_page(va);
-            va += PAGE_SIZE as u64;
-        }
-    }
-}
-
 /// The physical address and leaf flags `va`'s page maps to in `root`, if present (large
 /// pages included: the address is then that of the 4 KiB part containing `va`).
 pub fn translate(root: Root, va: u64) -> Option<(u64, u64)> {

@@ -20,6 +20,7 @@
 //! | gs:36 | `preempt_count` | kernel preemption is allowed only at 0 |
 //! | gs:40 | `cur_ctx` | the running `switch::Context` (owned by `switch`) |
 //! | gs:48 | `sched_current` | the running thread, opaque here (owned by `sched`) |
+//! | gs:56 | `ast` | "run the `userret` hook on the next return to ring 3" for work other than a reschedule (NetBSD's `astpending`; set by anyone for this CPU's running thread, cleared by the hook) |
 //!
 //! Each area also holds the CPU's GDT and TSS (see `gdt`) and its 16 KiB of IST stacks
 //! (`#DF` 8 KiB, NMI 4 KiB, `#MC` 4 KiB).
@@ -44,7 +45,7 @@ use core::cell::UnsafeCell;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use super::gdt::{self, Tss, GDT_ENTRIES};
+use super::gdt::{self, TssArea, GDT_ENTRIES};
 use super::{cpu, idt, msr};
 
 /// Most CPUs the kernel runs on.
@@ -66,7 +67,10 @@ pub struct PerCpu {
     preempt_count: AtomicU32,
     pub(super) cur_ctx: AtomicUsize,
     sched_current: AtomicUsize,
+    ast: AtomicU32,
     online: AtomicBool,
+    /// The page-table root (PML4 physical address) loaded in CR3 (written by `switch`).
+    loaded_root: AtomicU64,
     /// Interrupts taken (vectors >= 32).
     pub interrupts: AtomicU64,
     /// Exceptions taken (vectors < 32), fixed up or not.
@@ -75,7 +79,7 @@ pub struct PerCpu {
     pub unhandled: AtomicU64,
     /// LAPIC spurious interrupts.
     pub spurious: AtomicU64,
-    tss: UnsafeCell<Tss>,
+    tss: UnsafeCell<TssArea>,
     gdt: UnsafeCell<[u64; GDT_ENTRIES]>,
 }
 
@@ -97,6 +101,8 @@ pub const OFF_PREEMPT_COUNT: usize = 36;
 pub const OFF_CUR_CTX: usize = 40;
 /// gs:48.
 pub const OFF_SCHED_CURRENT: usize = 48;
+/// gs:56.
+pub const OFF_AST: usize = 56;
 
 const _: () = {
     assert!(offset_of!(PerCpu, self_ptr) == OFF_SELF);
@@ -108,6 +114,7 @@ const _: () = {
     assert!(offset_of!(PerCpu, preempt_count) == OFF_PREEMPT_COUNT);
     assert!(offset_of!(PerCpu, cur_ctx) == OFF_CUR_CTX);
     assert!(offset_of!(PerCpu, sched_current) == OFF_SCHED_CURRENT);
+    assert!(offset_of!(PerCpu, ast) == OFF_AST);
 };
 
 // SAFETY: every field is an atomic except the TSS and GDT, which only the owning CPU touches
@@ -126,12 +133,14 @@ impl PerCpu {
         preempt_count: AtomicU32::new(0),
         cur_ctx: AtomicUsize::new(0),
         sched_current: AtomicUsize::new(0),
+        ast: AtomicU32::new(0),
         online: AtomicBool::new(false),
+        loaded_root: AtomicU64::new(0),
         interrupts: AtomicU64::new(0),
         exceptions: AtomicU64::new(0),
         unhandled: AtomicU64::new(0),
         spurious: AtomicU64::new(0),
-        tss: UnsafeCell::new(Tss::ZERO),
+        tss: UnsafeCell::new(TssArea::ZERO),
         gdt: UnsafeCell::new([0; GDT_ENTRIES]),
     };
 
@@ -174,6 +183,27 @@ impl PerCpu {
     #[inline]
     pub fn resched_pending(&self) -> bool {
         self.resched.load(Ordering::Relaxed) != 0
+    }
+
+    /// Asks for the `userret` hook to run before this CPU next returns to ring 3 (for work
+    /// other than a reschedule; the caller sends an IPI if the CPU may be running ring-3
+    /// code).
+    #[allow(dead_code)] // for signals (issue 5)
+    #[inline]
+    pub fn request_userret(&self) {
+        self.ast.store(1, Ordering::Release);
+    }
+
+    /// Clears and returns the request of [`request_userret`](Self::request_userret).
+    #[inline]
+    pub fn take_ast(&self) -> bool {
+        self.ast.swap(0, Ordering::Acquire) != 0
+    }
+
+    /// Whether the `userret` hook has work: a reschedule or another request.
+    #[inline(always)]
+    pub fn userret_work(&self) -> bool {
+        self.resched.load(Ordering::Relaxed) | self.ast.load(Ordering::Relaxed) != 0
     }
 
     /// The kernel-preemption counter.
@@ -222,8 +252,19 @@ impl PerCpu {
         unsafe { gdt::set_rsp0(self.tss.get(), top) }
     }
 
+    /// The page-table root loaded on this CPU.
+    #[inline]
+    pub fn loaded_root(&self) -> u64 {
+        self.loaded_root.load(Ordering::Relaxed)
+    }
+
+    /// Records the root about to be loaded in CR3 (the owning CPU, interrupts disabled).
+    #[inline]
+    pub(super) fn set_loaded_root(&self, root: u64) {
+        self.loaded_root.store(root, Ordering::SeqCst);
+    }
+
     /// The kernel stack top ring-3 entries use.
-    #[allow(dead_code)] // for the system-call gates
     pub fn kernel_stack(&self) -> u64 {
         self.kernel_rsp.load(Ordering::Relaxed)
     }
@@ -302,6 +343,27 @@ pub fn online_mask() -> u64 {
     ONLINE_MASK.load(Ordering::Acquire)
 }
 
+/// The online CPUs that have page-table root `root` loaded (bit i: CPU i), for TLB
+/// shoot-downs after a change to `root`'s tables.
+///
+/// Call it after the change, with a full fence in between (this function has it): a CPU
+/// that loads `root` concurrently publishes that (`set_loaded_root`, sequentially
+/// consistent) before its `mov cr3`, so either it is in the mask or its page walks see the
+/// change. A CPU that leaves `root` flushes its TLB by loading another root.
+pub fn cpus_with_root(root: u64) -> u64 {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let mut left = online_mask();
+    let mut mask = 0;
+    while left != 0 {
+        let cpu = left.trailing_zeros() as usize;
+        left &= left - 1;
+        if AREAS[cpu].percpu.loaded_root() == root {
+            mask |= 1 << cpu;
+        }
+    }
+    mask
+}
+
 /// Whether CPUID offers `rdfsbase`/`wrfsbase` (CPUID.7.0:EBX[0]). Reported only: the kernel
 /// keeps CR4.FSGSBASE off (see the module docs).
 pub fn fsgsbase_available() -> bool {
@@ -324,6 +386,8 @@ pub unsafe fn init_this_cpu(cpu: usize, apic_id: u32, stack_top: u64) -> &'stati
     pc.cpu_id.store(cpu as u32, Ordering::Relaxed);
     pc.apic_id.store(apic_id, Ordering::Relaxed);
     pc.kernel_rsp.store(stack_top, Ordering::Relaxed);
+    pc.loaded_root
+        .store(super::paging::current_root().0, Ordering::Relaxed);
     // SAFETY: this CPU's own GDT/TSS and IST stacks (per the contract), interrupts off.
     unsafe {
         gdt::load(
@@ -342,6 +406,7 @@ pub unsafe fn init_this_cpu(cpu: usize, apic_id: u32, stack_top: u64) -> &'stati
         msr::write(msr::IA32_FS_BASE, 0);
         msr::write(msr::IA32_STAR, gdt::STAR_VALUE);
     }
+    super::syscall::init_this_cpu();
     // CR0: MP and NE on, EM and TS off; CR4: OSFXSR and OSXMMEXCPT, so that fxsave/fxrstor
     // cover the SSE state of user threads (the kernel itself never touches SSE).
     // SAFETY: these bits only enable FPU/SSE state handling; paging bits are untouched.

@@ -10,7 +10,7 @@
 //! time, in MP-table order:
 //!
 //! 1. It writes the AP's parameters into the trampoline page's data area: the trampoline's
-//!    page tables, the boot CPU's EFER (LME, NXE, SCE), a kernel stack (from the stack pool),
+//!    page tables, the boot CPU's EFER (LME, NXE, SCE), a kernel stack (`mm::kstack`),
 //!    the CPU index, the kernel's CR3 and the 64-bit entry address.
 //! 2. INIT (assert, de-assert), 10 µs, SIPI; if the AP has not reported in after 10 ms, a
 //!    second SIPI (ignored by an AP that already left wait-for-SIPI), then up to 1 s more.
@@ -42,9 +42,9 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::cpu::{halt_forever, rdtsc};
 use super::layout::{KERNEL_BASE, PHYS_OFFSET};
-use super::stackpool::{self, KernelStack};
 use super::trap::TrapFrame;
 use super::{apic, msr, percpu, time, BootCell};
+use crate::mm::kstack::KernelStack;
 use crate::sync::IrqMutex;
 
 /// Physical address of the trampoline page (below 1 MiB, page aligned).
@@ -272,7 +272,7 @@ pub fn start_aps(apic_ids: &[u8], entry: ApEntry) -> usize {
             );
             break;
         }
-        let Some(stack) = stackpool::alloc() else {
+        let Ok(stack) = KernelStack::new() else {
             log::warn!("smp: no stack for CPU {next_cpu}; not starting the rest");
             break;
         };

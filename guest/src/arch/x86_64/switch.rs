@@ -2,8 +2,8 @@
 //!
 //! A [`Context`] is what a thread leaves behind when it is not running: its stack pointer
 //! (with the callee-saved registers and the return address pushed on its stack), its kernel
-//! stack top (TSS.RSP0 and gs:8 while it runs), its user FS and GS bases, and optionally its
-//! FPU/SSE area. Everything else (caller-saved registers, the interrupted user state in a
+//! stack top (TSS.RSP0 and gs:8 while it runs), its user FS and GS bases, its page-table root
+//! (the kernel's, or its process's address space), and optionally its FPU/SSE area. Everything else (caller-saved registers, the interrupted user state in a
 //! `TrapFrame`) is already on its stack at the switch.
 //!
 //! # The switch ([`switch_to`])
@@ -18,11 +18,16 @@
 //! 3. FS base (`IA32_FS_BASE`) and the user GS base (`IA32_KERNEL_GS_BASE`, which holds it
 //!    while in the kernel), written only when they differ: the MSRs always hold the current
 //!    context's values.
-//! 4. TSS.RSP0 and gs:8 = the incoming kernel stack top; gs:40 = the incoming context.
-//! 5. The assembly: push the callee-saved registers, save RSP, load the other RSP, pop,
+//! 4. CR3: the incoming context's root, loaded only when it differs from the loaded one
+//!    (this CPU's `loaded_root` in `percpu`, which TLB shoot-downs consult). Every context
+//!    names its root (kernel threads the kernel's), so a CPU has a user address space loaded
+//!    only while it runs a thread of that address space: nothing is lazy, and a `VmSpace`
+//!    whose last thread has left can be freed without asking other CPUs.
+//! 5. TSS.RSP0 and gs:8 = the incoming kernel stack top; gs:40 = the incoming context.
+//! 6. The assembly: push the callee-saved registers, save RSP, load the other RSP, pop,
 //!    `ret` — into the incoming thread where it called `switch_to` (or into
 //!    `lwpvm_context_start` for a new one), with RAX = the context it came from.
-//! 6. On the incoming side: mark the context it came from as off the CPU (`on_cpu` =
+//! 7. On the incoming side: mark the context it came from as off the CPU (`on_cpu` =
 //!    false, release: its registers are saved). From now on another CPU may run it.
 //!
 //! The interrupt flag is not part of the context: every thread switches with interrupts
@@ -44,7 +49,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 use super::fpu::FxArea;
-use super::stackpool::KernelStack;
+use super::paging::{self, Root};
 use super::{irq, msr, percpu};
 
 /// A thread's saved kernel context (see the module docs).
@@ -62,6 +67,8 @@ pub struct Context {
     gs_base: AtomicU64,
     /// FPU/SSE area (a leaked `Box<FxArea>`), or null.
     fpu: AtomicPtr<FxArea>,
+    /// The page-table root (PML4 physical address) the context runs with; 0: the kernel's.
+    root: AtomicU64,
 }
 
 global_asm!(
@@ -120,18 +127,29 @@ impl Context {
             fs_base: AtomicU64::new(0),
             gs_base: AtomicU64::new(0),
             fpu: AtomicPtr::new(ptr::null_mut()),
+            root: AtomicU64::new(0),
         }
     }
 
-    /// Prepares the context to run `entry(arg)` on `stack` when first switched to (with
-    /// interrupts disabled; `entry` must never return).
+    /// Prepares the context to run `entry(arg)` when first switched to (with interrupts
+    /// disabled; `entry` must never return), on the kernel stack whose top is `kstack_top`
+    /// (TSS.RSP0 while the context runs). The first `reserve` bytes below the top are left
+    /// alone: a user thread keeps its user `TrapFrame` there (see `trap::user_frame`), so
+    /// `entry` runs below it. `kstack_top - reserve` must be 16-byte aligned.
     ///
     /// # Panics
     ///
-    /// If the context is running.
-    pub fn prepare(&self, stack: &KernelStack, entry: extern "C" fn(usize) -> !, arg: usize) {
+    /// If the context is running, or the start is misaligned.
+    pub fn prepare(
+        &self,
+        kstack_top: u64,
+        reserve: u64,
+        entry: extern "C" fn(usize) -> !,
+        arg: usize,
+    ) {
         assert!(!self.on_cpu(), "preparing a running context");
-        let top = stack.top();
+        let top = kstack_top - reserve;
+        assert!(top.is_multiple_of(16), "misaligned initial stack");
         let frame = (top as usize - INITIAL_FRAME_WORDS * 8) as *mut u64;
         let words: [u64; INITIAL_FRAME_WORDS] = [
             0,
@@ -142,13 +160,15 @@ impl Context {
             0,
             lwpvm_context_start as *const () as u64,
         ];
-        // SAFETY: the 56 bytes below the top of `stack` belong to the stack the handle owns;
-        // the context is not running (asserted), so nothing executes on that stack.
+        // SAFETY: the caller owns the stack below `kstack_top` (a `KernelStack` it keeps for
+        // as long as the context may run) and the context is not running (asserted), so
+        // nothing executes on it; the 56 bytes lie below `top`.
         unsafe { frame.cast::<[u64; INITIAL_FRAME_WORDS]>().write(words) };
         self.rsp.store(frame as u64, Ordering::Relaxed);
-        self.kstack_top.store(top, Ordering::Relaxed);
+        self.kstack_top.store(kstack_top, Ordering::Relaxed);
         self.fs_base.store(0, Ordering::Relaxed);
         self.gs_base.store(0, Ordering::Relaxed);
+        self.root.store(0, Ordering::Relaxed);
     }
 
     /// Whether the context runs (or is being switched away from) on some CPU.
@@ -304,11 +324,16 @@ pub fn switch_to(next: &'static Context) {
         // SAFETY: the inactive GS base is the user's; the value is the incoming thread's.
         unsafe { msr::write(msr::IA32_KERNEL_GS_BASE, ngs) };
     }
-    // 4. Kernel stack and current context.
+    // 4. Page-table root.
+    let nroot = resolve_root(next.root.load(Ordering::Relaxed));
+    if nroot != pc.loaded_root() {
+        load_root_here(pc, nroot);
+    }
+    // 5. Kernel stack and current context.
     pc.set_kernel_stack(next.kstack_top.load(Ordering::Relaxed));
     pc.cur_ctx
         .store(next as *const Context as usize, Ordering::Relaxed);
-    // 5. The stacks.
+    // 6. The stacks.
     // SAFETY: `prev` is this CPU's running context, so its stack is the current one and its
     // `rsp` slot receives the saved stack pointer; `next`'s saved rsp points at a frame built
     // by `prepare` or by an earlier switch away from it, and `next` is claimed by this CPU.
@@ -319,8 +344,50 @@ pub fn switch_to(next: &'static Context) {
             prev as *const Context as usize,
         )
     };
-    // 6. Back in `prev`'s thread (possibly on another CPU).
+    // 7. Back in `prev`'s thread (possibly on another CPU).
     finish_switch(came_from);
+}
+
+/// The physical root a context's `root` word stands for (0: the kernel's tables).
+#[inline]
+fn resolve_root(root: u64) -> u64 {
+    if root == 0 {
+        paging::kernel_root().0
+    } else {
+        root
+    }
+}
+
+/// Loads `root` into CR3 on this CPU and records it. Interrupts disabled.
+fn load_root_here(pc: &percpu::PerCpu, root: u64) {
+    // Published before CR3 changes (`mov cr3` is serialising): a CPU that changes page
+    // tables and then reads `loaded_root` either sees this CPU in the root or this CPU's
+    // first walk sees the change (see `percpu::cpus_with_root`).
+    pc.set_loaded_root(root);
+    // SAFETY: `root` is the kernel's tree or a user root a live `VmSpace` owns, with the
+    // kernel's upper half; whoever set it as a context's root keeps it alive while the
+    // context may run (`set_current_root`'s contract).
+    unsafe { paging::load_root(Root(root)) };
+}
+
+/// Makes `root` (0: the kernel's tables) the page-table root of the running context and
+/// loads it now: the thread runs in that address space from here on, across context
+/// switches.
+///
+/// # Safety
+///
+/// `root` is 0 or a user PML4 made by `paging::new_user_root` that stays valid until every
+/// context using it has switched to another root (its `VmSpace` is dropped only after that).
+pub unsafe fn set_current_root(root: u64) {
+    let flags = irq::save_disable();
+    let pc = percpu::this();
+    let ctx = current();
+    ctx.root.store(root, Ordering::Relaxed);
+    let r = resolve_root(root);
+    if r != pc.loaded_root() {
+        load_root_here(pc, r);
+    }
+    irq::restore(flags);
 }
 
 /// The incoming side's last step: the context we came from is off its CPU.

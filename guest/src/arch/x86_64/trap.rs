@@ -15,9 +15,11 @@
 //!
 //! # The common entry (`trap_common`), instruction by instruction
 //!
-//! It is paid on every interrupt, exception and (later) fault-gate system call, and ring 0 is
-//! interpreted at ~0.6 µs per instruction on the development machines' KVM, so it is short:
-//! the stub (2–3 instructions), `test`/`jz` on the saved CS and `swapgs` only if it was ring 3,
+//! It is paid on every interrupt and exception (system calls have entries of their own that
+//! build the same frame: `syscall`; `#PF` passes through the fault gate's RIP check first),
+//! and ring 0 is interpreted at ~0.6 µs per instruction on the development machines' KVM, so
+//! it is short: the stub (2–3 instructions), `test`/`jz` on the saved CS and `swapgs` only if
+//! it was ring 3,
 //! 15 pushes, `cld`, `mov`, `call`; on the way back 15 pops, `add`, `test`/`jz`, `swapgs` only
 //! if returning to ring 3, `iretq`: about 40 instructions around the dispatcher.
 //!
@@ -44,8 +46,8 @@
 //!   ([`set_kernel_preempt`]).
 //!
 //! Exceptions: `#PF` goes to [`page_fault`] (memory management hooks in there); other
-//! exceptions from ring 3 go to the **user-fault** hook ([`set_user_fault`]; until user mode
-//! exists the default reports the fault like a kernel fault); exceptions in ring 0 are looked
+//! exceptions from ring 3 go to the **user-fault** hook ([`set_user_fault`]: `proc::fault`;
+//! without one, the fault is reported like a kernel fault); exceptions in ring 0 are looked
 //! up in the fix-up table (MSR probes) and otherwise reported: vector name, error code, RIP,
 //! CR2 for `#PF`, all registers, control registers, a frame-pointer backtrace, on the serial
 //! port and the console; the other CPUs are stopped and the VM ends with `KERNEL_FAULT`. A
@@ -65,6 +67,11 @@ use crate::drivers::serial::Serial;
 
 /// Saved state of the interrupted context, as built by the entry stubs (lowest address
 /// first).
+///
+/// A system call's frame (either gate, see `syscall`) has the same layout with `vector` =
+/// `syscall::VECTOR_SYSCALL` and `error_code` = RAX at entry (the number, Linux's
+/// `orig_ax`). A user thread's frame from ring 3 is always the top [`TrapFrame`] of its
+/// kernel stack ([`user_frame`]).
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub struct TrapFrame {
@@ -147,8 +154,12 @@ impl TrapFrame {
 
 /// NMI, the vector whose stub takes the paranoid entry (IST2).
 pub const VECTOR_NMI: u8 = 2;
+/// `#BP` (its gate is DPL 3: ring-3 `int3`).
+pub const VECTOR_BREAKPOINT: u8 = 3;
 /// `#DF` (IST1, paranoid).
 pub const VECTOR_DOUBLE_FAULT: u8 = 8;
+/// `#GP`.
+pub const VECTOR_GENERAL_PROTECTION: u8 = 13;
 /// `#PF`.
 pub const VECTOR_PAGE_FAULT: u8 = 14;
 /// `#MC` (IST3, paranoid).
@@ -162,11 +173,15 @@ global_asm!(
     .else
     push 0
     .endif
+    .if \v == 14
+    jmp lwpvm_page_fault_entry         /* the fault gate's check first (syscall.rs) */
+    .else
     push \v
     .if (\v == 2) || (\v == 8) || (\v == 18)
     jmp trap_paranoid
     .else
     jmp trap_common
+    .endif
     .endif
     .endm
 
@@ -182,6 +197,7 @@ trap_stubs:
 trap_stubs_end:
 
     .balign 16
+    .global trap_common
 trap_common:
     test byte ptr [rsp + {entry_cs}], 3
     jz 1f
@@ -293,6 +309,67 @@ unsafe extern "C" {
 /// Size of one entry stub.
 const STUB_SIZE: u64 = 16;
 
+/// The user register frame of a user thread whose kernel stack top is `kstack_top`: every
+/// entry from ring 3 (interrupt, exception, either system-call gate) saves the registers
+/// there, since the CPU (TSS.RSP0) and the `syscall` entry (gs:8) start on an empty stack.
+pub fn user_frame(kstack_top: u64) -> *mut TrapFrame {
+    (kstack_top - size_of::<TrapFrame>() as u64) as *mut TrapFrame
+}
+
+/// A frame that starts ring-3 code at `rip` with stack pointer `rsp`: user selectors,
+/// RFLAGS = IF only, every general-purpose register 0 (as Linux starts a program).
+pub fn initial_user_frame(rip: u64, rsp: u64) -> TrapFrame {
+    TrapFrame {
+        rip,
+        rsp,
+        cs: u64::from(super::gdt::USER_CS),
+        ss: u64::from(super::gdt::USER_DS),
+        rflags: RFLAGS_IF | (1 << 1),
+        ..TrapFrame::default()
+    }
+}
+
+/// Enters ring 3 with the registers of `regs`, from a thread spawned with room for its user
+/// frame at the top of its kernel stack (`sched::spawn_user`): copies `regs` there, disables
+/// interrupts, runs [`userret`] and returns through `trap_return` (`swapgs`, `iretq`).
+/// Everything the calling kernel code had on the stack is abandoned.
+///
+/// # Panics
+///
+/// If `regs` does not return to ring 3, or the current stack already reaches into the user
+/// frame's place.
+pub fn enter_user(regs: &TrapFrame) -> ! {
+    assert!(
+        regs.cs == u64::from(super::gdt::USER_CS) && regs.ss == u64::from(super::gdt::USER_DS),
+        "enter_user with kernel selectors"
+    );
+    irq::disable();
+    let frame = user_frame(percpu::this().kernel_stack());
+    let (rsp, _) = cpu::stack_regs();
+    assert!(
+        rsp <= frame as u64,
+        "enter_user: no room for the user frame"
+    );
+    // SAFETY: `frame` is the top TrapFrame of this thread's kernel stack (gs:8 is its top),
+    // which nothing uses: the thread runs below it (checked above).
+    let frame = unsafe {
+        frame.write(*regs);
+        &mut *frame
+    };
+    userret(frame);
+    // SAFETY: RSP moves to the frame, the layout `trap_return` pops and returns to; the
+    // frame's selectors are the user's, so `trap_return` swaps GS back to the user's. Nothing
+    // on the abandoned stack is referenced again.
+    unsafe {
+        asm!(
+            "mov rsp, {f}",
+            "jmp trap_return",
+            f = in(reg) frame as *mut TrapFrame,
+            options(noreturn)
+        )
+    }
+}
+
 /// Addresses of the 256 entry stubs, by vector.
 pub fn stub_addresses() -> [u64; 256] {
     // Only the labels' addresses are taken.
@@ -313,6 +390,19 @@ pub fn stub_addresses() -> [u64; 256] {
 /// A handler that receives the trap frame.
 pub type TrapHook = fn(&mut TrapFrame);
 
+/// What the trap path knows about a user fault beyond its frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultInfo {
+    /// `#PF`: the faulting address (CR2 as read on entry; CR2 itself may have changed since,
+    /// the handler having run with interrupts enabled). 0 for other vectors.
+    pub addr: u64,
+    /// `#PF` at a user address: why memory management could not resolve it.
+    pub why: Option<crate::mm::vmspace::Fault>,
+}
+
+/// The handler of exceptions from ring 3 ([`set_user_fault`]).
+pub type UserFaultHook = fn(&mut TrapFrame, FaultInfo);
+
 /// `fn(&mut TrapFrame)` run before every return to ring 3 (0: none).
 static USERRET: AtomicUsize = AtomicUsize::new(0);
 /// `fn(&mut TrapFrame)` for exceptions from ring 3 (0: report and end the VM).
@@ -326,15 +416,19 @@ fn load_hook(slot: &AtomicUsize) -> Option<TrapHook> {
     (v != 0).then(|| unsafe { core::mem::transmute::<usize, TrapHook>(v) })
 }
 
-/// Installs the return-to-user hook: called before every return to ring 3 with interrupts
-/// disabled; it may enable them while it works but must return with them disabled.
+/// Installs the return-to-user hook: called before a return to ring 3 when this CPU has a
+/// reschedule or an `ast` request pending (see [`userret`]), with interrupts disabled; it
+/// must clear the `ast` request and handle what it stands for; it may enable interrupts
+/// while it works but must return with them disabled.
 pub fn set_userret(hook: TrapHook) {
     USERRET.store(hook as usize, Ordering::Release);
 }
 
-#[allow(dead_code)] // for the user-mode integration
 /// Installs the handler of exceptions from ring 3 (other than those `page_fault` resolves).
-pub fn set_user_fault(hook: TrapHook) {
+/// It is called with interrupts disabled and the faulting frame (`#PF`: CR2 still holds the
+/// address); it either does not return (the program ends) or returns with interrupts
+/// disabled and the frame fixed (later: redirected to a signal handler).
+pub fn set_user_fault(hook: UserFaultHook) {
     USER_FAULT.store(hook as usize, Ordering::Release);
 }
 
@@ -345,12 +439,31 @@ pub fn set_kernel_preempt(hook: fn()) {
     KERNEL_PREEMPT.store(hook as usize, Ordering::Release);
 }
 
-/// Runs the return-to-user hook on `frame` (for the system-call gates, which return to
-/// ring 3 without passing through [`trap_dispatch`]). Interrupts must be disabled.
+/// First non-canonical address above user space: no return to ring 3 may go there.
+const NONCANONICAL: u64 = 1 << 47;
+
+/// Runs before every return to ring 3, with interrupts disabled (the trap path calls it, and
+/// the system-call gates, which return without passing through [`trap_dispatch`]): the
+/// return-to-user hook when this CPU has work for it (a reschedule request, or the `ast`
+/// word of `percpu`: nothing to do costs four instructions), then a last check of the
+/// return address. An `iretq` to a
+/// non-canonical RIP would fault in ring 0 on some CPUs; such a frame (a fault-gate system
+/// call with a forged RCX, later a forged signal frame) becomes a `#GP` of the program,
+/// reported through the user-fault hook like any other.
 #[inline]
 pub fn userret(frame: &mut TrapFrame) {
-    if let Some(hook) = load_hook(&USERRET) {
-        hook(frame);
+    loop {
+        if percpu::this().userret_work() {
+            if let Some(hook) = load_hook(&USERRET) {
+                hook(frame);
+            }
+        }
+        if frame.rip < NONCANONICAL {
+            return;
+        }
+        frame.vector = u64::from(VECTOR_GENERAL_PROTECTION);
+        frame.error_code = 0;
+        user_fault(frame, FaultInfo::default());
     }
 }
 
@@ -358,8 +471,9 @@ pub fn userret(frame: &mut TrapFrame) {
 // Dispatch.
 // ------------------------------------------------------------------------------------------
 
-/// The Rust side of every non-paranoid entry (called by `trap_common` with the frame).
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+/// The Rust side of every non-paranoid entry (called by `trap_common` with the frame, and by
+/// the fault gate's entry for a `#PF` that turns out not to be a system call).
+pub(super) extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as u8;
     if vector < 32 {
         exception(frame);
@@ -401,7 +515,7 @@ fn exception(frame: &mut TrapFrame) {
     if frame.vector == u64::from(VECTOR_PAGE_FAULT) {
         page_fault(frame);
     } else if frame.from_user() {
-        user_fault(frame);
+        user_fault(frame, FaultInfo::default());
     } else if let Some(resume) = fixup(frame.rip) {
         frame.rip = resume;
     } else {
@@ -411,16 +525,28 @@ fn exception(frame: &mut TrapFrame) {
 
 /// `#PF`, from either ring. CR2 holds the faulting address until the next page fault.
 ///
-/// Memory management sees it first: demand paging of the user's regions (from ring 3, and
-/// from the kernel's user accesses) and the user-access fix-ups. What it cannot resolve is a
-/// user fault from ring 3 and a kernel fault from ring 0.
+/// The `#PF` stub first goes through the system-call fault gate's check (`syscall`: a ring-3
+/// fetch at `IA32_LSTAR` is a system call and never comes here). Then memory management: demand paging of the user's regions
+/// (from ring 3, and from the kernel's user accesses) and the user-access fix-ups, with
+/// interrupts enabled when the faulting context had them (populating a page takes locks that
+/// preempted threads may hold, and may have to shoot down other CPUs' TLBs). What it cannot
+/// resolve is a user fault from ring 3 and a kernel fault from ring 0.
 pub fn page_fault(frame: &mut TrapFrame) {
-    let cr2 = cpu::control_regs().cr2;
-    if crate::mm::fault::handle_trap(frame, cr2) == crate::mm::fault::Outcome::Handled {
-        return;
+    let cr2 = cpu::cr2();
+    let irqs = frame.rflags & RFLAGS_IF != 0;
+    if irqs {
+        irq::enable();
     }
+    let outcome = crate::mm::fault::handle_trap(frame, cr2);
+    if irqs {
+        irq::disable();
+    }
+    let why = match outcome {
+        crate::mm::fault::Outcome::Handled => return,
+        crate::mm::fault::Outcome::Unhandled(why) => why,
+    };
     if frame.from_user() {
-        user_fault(frame);
+        user_fault(frame, FaultInfo { addr: cr2, why });
     } else {
         kernel_fault(frame);
     }
@@ -428,11 +554,14 @@ pub fn page_fault(frame: &mut TrapFrame) {
 
 /// An exception from ring 3: the registered handler, or (until user mode exists) a report
 /// and the end of the VM.
-fn user_fault(frame: &mut TrapFrame) {
-    match load_hook(&USER_FAULT) {
-        Some(hook) => hook(frame),
-        None => kernel_fault(frame),
+fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
+    let v = USER_FAULT.load(Ordering::Acquire);
+    if v == 0 {
+        kernel_fault(frame);
     }
+    // SAFETY: a non-zero value was stored by `set_user_fault` from a `UserFaultHook`.
+    let hook = unsafe { core::mem::transmute::<usize, UserFaultHook>(v) };
+    hook(frame, info);
 }
 
 /// Where to resume after a ring-0 exception at `rip`, if `rip` is a known probing

@@ -30,9 +30,13 @@
 //! | `stack-overflow` | unbounded recursion | #PF | SIGSEGV, SEGV_MAPERR (at the stack limit) |
 //! | `sigreturn` | `rt_sigreturn` on a stack of 0xff bytes | — | SIGSEGV (bad frame; before signals exist: ENOSYS, then "no fault") |
 //! | `sysret` | map the last user page and run `syscall` in its last 2 bytes, so that the return address is non-canonical | — | the `mmap` must fail (ENOMEM): exit 0 |
+//! | `gate-iopl ADDR` | jump to ADDR (the kernel's `syscall` entry, `IA32_LSTAR`) with RAX = getpid, R11 = RFLAGS with IOPL 3, RCX = the next instruction, then `cli` | #PF at ADDR; under lwpvm a system call (its fault gate) whose return must not grant IOPL 3: `cli` then raises #GP | SIGSEGV (Linux: SEGV_MAPERR at ADDR; lwpvm: SI_KERNEL at the `cli`) |
+//! | `gate-rcx ADDR` | the same with RCX = 2^47 (non-canonical) | lwpvm: the call runs, its return address is refused | SIGSEGV (lwpvm: #GP SI_KERNEL at rip 0x800000000000) |
 //!
 //! `ss`, `wild-jump` and `sysret` reach the kernel with a user `rsp` or `rip` that must not
-//! be trusted; `sigreturn` hands it garbage selectors and flags.
+//! be trusted; `sigreturn` hands it garbage selectors and flags; the `gate-*` kinds hand a
+//! kernel that treats a jump to its `syscall` entry as a system call (lwpvm on every host)
+//! forged RCX and R11 images.
 //!
 //! Checked on the development host's Linux 6.18: every kind ends with the signal in the table
 //! (`int80` and `ss` as noted), `sysret` exits 0.
@@ -79,7 +83,12 @@ const KINDS: &[(&str, &str, fn())] = &[
     ("stack-overflow", "SIGSEGV SEGV_MAPERR", stack_overflow),
     ("sigreturn", "SIGSEGV", sigreturn),
     ("sysret", "no fault: mmap of the last page fails", sysret),
+    ("gate-iopl", "SIGSEGV (lwpvm: SI_KERNEL at the cli)", gate_iopl),
+    ("gate-rcx", "SIGSEGV (lwpvm: SI_KERNEL at rip 1 << 47)", gate_rcx),
 ];
+
+/// The `ADDR` argument of the `gate-*` kinds.
+static GATE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 fn main(args: Args) -> i32 {
     let Some(kind) = args.args().nth(1) else {
@@ -91,6 +100,13 @@ fn main(args: Args) -> i32 {
         usage();
         return 2;
     };
+    if let Some(addr) = args.args().nth(2) {
+        let addr = addr.trim_start_matches("0x");
+        GATE.store(
+            usize::from_str_radix(addr, 16).unwrap_or(0),
+            core::sync::atomic::Ordering::Relaxed,
+        );
+    }
     println!("fault: {name}: faulting now (Linux delivers {expect})");
     action();
     println!("fault: {name}: no fault");
@@ -98,7 +114,7 @@ fn main(args: Args) -> i32 {
 }
 
 fn usage() {
-    println!("usage: fault KIND, with KIND one of:");
+    println!("usage: fault KIND [ADDR], with KIND one of:");
     for (name, expect, _) in KINDS {
         println!("  {name:16} {expect}");
     }
@@ -299,5 +315,43 @@ fn sysret() {
                      options(noreturn));
             }
         }
+    }
+}
+
+fn gate_iopl() {
+    let entry = GATE.load(core::sync::atomic::Ordering::Relaxed);
+    let ret: usize;
+    // SAFETY: jumps to `entry` with a return address (RCX) of the label after it; a kernel
+    // that takes this as a system call (getpid, no memory touched) comes back there, anything
+    // else ends the program. rbx, r12 (callee-saved) are saved and restored around it. The
+    // `cli` raises #GP unless the kernel returned with IOPL 3; `sti` undoes it if it did not.
+    unsafe {
+        asm!(
+            "lea rcx, [rip + 2f]",
+            "mov r11, 0x3202",
+            "jmp {entry}",
+            "2:",
+            "cli",
+            "sti",
+            entry = in(reg) entry,
+            inout("rax") nr::SYS_GETPID => ret,
+            out("rcx") _, out("r11") _,
+        );
+    }
+    println!("fault: gate-iopl: the call returned {ret} and cli did not fault");
+}
+
+fn gate_rcx() {
+    let entry = GATE.load(core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: jumps to `entry` with RCX non-canonical: nothing can come back here.
+    unsafe {
+        asm!(
+            "jmp {entry}",
+            entry = in(reg) entry,
+            in("rax") nr::SYS_GETPID,
+            in("rcx") 1usize << 47,
+            in("r11") 0x202usize,
+            options(noreturn),
+        );
     }
 }

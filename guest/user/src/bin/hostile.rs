@@ -6,8 +6,8 @@
 //! that matter to a kernel: 0, small integers, -1, random 32- and 64-bit values, powers of two,
 //! pointers into a scratch area (valid), just before its guard page (straddling), into a
 //! read-only page, into an unmapped page, into the kernel (direct map, image), non-canonical
-//! addresses, the last user page, and page-aligned addresses in an "arena" the program gives
-//! up to address-space calls. The result of each call is only counted; any result is fine.
+//! addresses, the last user pages (or, where the stack is there, the unmapped page), and
+//! page-aligned addresses in an "arena" the program gives up to address-space calls. The result of each call is only counted; any result is fine.
 //! With `-v`, each call is printed before it is made (to find the one a kernel trips on).
 //!
 //! Run only under lwpvm: on a Linux host running as root, the allowed calls include `mount`,
@@ -374,7 +374,17 @@ impl World {
             9 => 0xffff_8000_0000_0000 + (r.below(1 << 32) as usize),
             10 => 0xffff_ffff_8000_0000 + (r.below(1 << 30) as usize),
             11 => 0x0000_8000_0000_0000 + (r.below(1 << 40) as usize),
-            12 => TASK_SIZE_MAX as usize - r.below(2 * PAGE as u64) as usize,
+            12 => {
+                // The last user pages; unless the stack is there (a kernel without stack
+                // randomisation, such as lwpvm, puts its top at TASK_SIZE_MAX): then the
+                // unmapped page, so that the kernel does not write over this program's stack.
+                let a = TASK_SIZE_MAX as usize - r.below(2 * PAGE as u64) as usize;
+                if self.own.iter().any(|o| o.touches(a, PAGE)) {
+                    self.unmapped + (a % PAGE)
+                } else {
+                    a
+                }
+            }
             13 => self.arena + PAGE * r.below(ARENA_PAGES as u64) as usize,
             14 => 1 << r.below(64),
             _ => PAGE * r.below(1 << 20) as usize,
