@@ -75,6 +75,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use super::gdt::{USER_CS, USER_DS};
 use super::percpu::{OFF_KERNEL_RSP, OFF_USER_RSP};
 use super::trap::{self, TrapFrame, RFLAGS_IF};
+use super::trap::{pop_gprs, push_gprs};
 use super::{irq, msr};
 
 /// The pseudo-vector of a system call's [`TrapFrame`] (above every hardware vector).
@@ -124,40 +125,17 @@ lwpvm_syscall_entry:                   /* ring 0, IF=0, GS = user's, RSP = user'
     push rcx                           /* rip */
     push rax                           /* error code: the number (orig_ax) */
     push {vector}                      /* vector */
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    "#,
+    push_gprs!(),
+    r#"
     mov rdi, rsp
     call {hw}
     test eax, eax
     jz trap_return                     /* iretq (swapgs included) */
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11                            /* = rflags (checked) */
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx                            /* = rip (checked) */
-    pop rbx
-    pop rax
+    "#,
+    pop_gprs!(),
+    r#"
+    /* r11 = rflags and rcx = rip, as checked by syscall_hw */
     mov rsp, [rsp + {rsp_off}]         /* the user's stack; IF=0 until sysretq */
     swapgs
     sysretq
@@ -173,21 +151,9 @@ lwpvm_page_fault_entry:                /* #PF: [rsp] error code, [rsp+8] rip, [r
     jz 1b                              /* ring 0 at LSTAR: not the gate */
     swapgs
     push {vector}
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    "#,
+    push_gprs!(),
+    r#"
     cld                                /* a program may jump here with DF set */
     mov rdi, rsp
     call {fault}

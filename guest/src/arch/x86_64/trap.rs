@@ -165,6 +165,22 @@ pub const VECTOR_PAGE_FAULT: u8 = 14;
 /// `#MC` (IST3, paranoid).
 pub const VECTOR_MACHINE_CHECK: u8 = 18;
 
+/// The 15 general-purpose registers pushed in [`TrapFrame`] order (RAX first, so R15 ends at
+/// the lowest address): every kernel entry builds its frame with this one sequence.
+macro_rules! push_gprs {
+    () => {
+        "push rax\npush rbx\npush rcx\npush rdx\npush rsi\npush rdi\npush rbp\npush r8\npush r9\npush r10\npush r11\npush r12\npush r13\npush r14\npush r15\n"
+    };
+}
+
+/// The inverse of [`push_gprs`]: the 15 registers popped from a [`TrapFrame`].
+macro_rules! pop_gprs {
+    () => {
+        "pop r15\npop r14\npop r13\npop r12\npop r11\npop r10\npop r9\npop r8\npop rbp\npop rdi\npop rsi\npop rdx\npop rcx\npop rbx\npop rax\n"
+    };
+}
+pub(crate) use {pop_gprs, push_gprs};
+
 global_asm!(
     r#"
     .macro TRAP_STUB v
@@ -202,41 +218,18 @@ trap_common:
     test byte ptr [rsp + {entry_cs}], 3
     jz 1f
     swapgs
-1:  push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+1:
+    "#,
+    push_gprs!(),
+    r#"
     cld
     mov rdi, rsp
     call {dispatch}
     .global trap_return
 trap_return:                           /* rsp: a TrapFrame; returns to it */
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    "#,
+    pop_gprs!(),
+    r#"
     add rsp, 16                        /* vector, error code */
     test byte ptr [rsp + {exit_cs}], 3
     jz 2f
@@ -245,21 +238,9 @@ trap_return:                           /* rsp: a TrapFrame; returns to it */
 
     .balign 16
 trap_paranoid:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    "#,
+    push_gprs!(),
+    r#"
     cld
     mov ecx, {gs_base}
     rdmsr
@@ -273,21 +254,10 @@ trap_paranoid:
     test ebx, ebx
     jz 4f
     swapgs
-4:  pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+4:
+    "#,
+    pop_gprs!(),
+    r#"
     add rsp, 16
     iretq
     .popsection
