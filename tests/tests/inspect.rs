@@ -2,9 +2,10 @@
 //! and guest request, and through the control socket of a running VMM (`vmm dump`, `vmm
 //! signal`, `vmm core`), with 1 and 2 vCPUs.
 //!
-//! The kernel has no processes or LWPs yet: these tests check the header, the CPU records,
-//! the vCPU states, the triggers and the pause/resume machinery; the decoding of process and
-//! LWP records is tested on synthetic guests in `vmm/src/inspect/`.
+//! These boots run no program (no initrd), so their dumps have no processes: these tests check
+//! the header, the CPU records, the vCPU states, the triggers and the pause/resume machinery.
+//! The kernel's process and LWP records are tested in `inspect_procs.rs`; the decoding of
+//! every record shape on synthetic guests in `vmm/src/inspect/`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -14,8 +14,24 @@
 //! - every record write follows the **seqcount** protocol ([`write_seq`]): counter to odd,
 //!   fields, counter to even with release ordering. Writers need no lock of ours; they must
 //!   exclude each other on the same record: a CPU record is written by its own CPU with
-//!   interrupts disabled (the scheduler and interrupt handlers already run so), a process or
-//!   LWP record under the lock that covers that process or LWP;
+//!   interrupts disabled (the scheduler and interrupt handlers already run so), a process
+//!   record under its process's lock, an LWP record by whoever owns the LWP's state at that
+//!   moment (see below);
+//! - **who publishes what**: `proc` allocates a process record when it creates the process
+//!   (ids, name, `SACTIVE`, CR3, `PROCF_INIT` for pid 1), keeps `nlwps`/`nrlwps`/`nzlwps`
+//!   current as LWPs come and go, and marks it `SZOMB` with the wait status (CR3 0: the
+//!   address space is gone) when the last LWP leaves; records are freed when the process is
+//!   collected, except init's, which nobody collects (its end is the VM's, and the exit dump
+//!   shows it). An LWP allocates its record when it attaches (`LSONPROC` on its CPU) and
+//!   binds it to its scheduler thread slot ([`bind_thread`]); the scheduler then publishes
+//!   the transitions, with one load for threads that are not LWPs: switch-in
+//!   ([`thread_on_cpu`]: `LSONPROC`, CPU, switches, and the CPU record's current LWP, written
+//!   only when it changes), preemption or yield ([`thread_preempted`]: `LSRUN` and the user
+//!   registers from the user frame, under the run queue lock), sleep ([`thread_sleeping`]:
+//!   `LSSLEEP`, wait channel, the name given by [`set_wmesg`], the user registers, under the
+//!   sleep-queue bucket lock) and wake-up ([`thread_woken`]: `LSRUN`, under the same lock,
+//!   before the LWP is runnable); these locks order the writers of one record. On its way
+//!   out the LWP unbinds and marks its record `LSZOMB`. Nothing is written per system call;
 //! - **slot allocation** ([`alloc_proc`], [`alloc_lwp`], and their `free`) takes the table
 //!   lock (a spin lock; it may grow a table, so it must not be called with interrupts disabled
 //!   on the hot path) and keeps free slots on an intrusive list threaded through the free
@@ -50,13 +66,13 @@ use core::cell::UnsafeCell;
 use core::fmt::Write as _;
 use core::mem::offset_of;
 use core::panic::PanicInfo;
-use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use shared_abi::current::inspect::{
     initial_header, slot_position, CpuRecord, InspectHeader, LwpRecord, ProcRecord, Record,
     TableDesc, APIC_ID_UNKNOWN, CHUNK_SIZE, CPUF_BSP, CPUF_ONLINE, FEATURE_CPUS, FEATURE_DUMP_PORT,
-    FEATURE_HOST_SIGNAL, FEATURE_PROCS, HEADER_SIZE, KSTATE_PANICKED, KSTATE_RUNNING, NONE_I32,
-    NT_LWPVM_INSPECT, PANIC_MSG_LEN, SLOT_FREE, SLOT_LIVE,
+    FEATURE_HOST_SIGNAL, FEATURE_PROCS, HEADER_SIZE, KSTATE_PANICKED, KSTATE_RUNNING, LWPF_SINTR,
+    NONE_I32, NO_LWP, NT_LWPVM_INSPECT, PANIC_MSG_LEN, SLOT_FREE, SLOT_LIVE,
 };
 use shared_abi::current::lwp::LSIDL;
 use shared_abi::current::ports::{DUMP_NOT_SERVED, DUMP_PORT};
@@ -378,9 +394,9 @@ pub struct ProcSlot {
 // serialises its use across CPUs.
 unsafe impl Send for ProcSlot {}
 
-#[allow(dead_code)] // the process and LWP subsystems will call these
 impl ProcSlot {
     /// The table slot.
+    #[allow(dead_code)] // for reports
     pub fn slot(&self) -> u32 {
         self.slot
     }
@@ -403,9 +419,9 @@ pub struct LwpSlot {
 // SAFETY: as for `ProcSlot`, with the LWP's lock.
 unsafe impl Send for LwpSlot {}
 
-#[allow(dead_code)] // the LWP subsystem will call these
 impl LwpSlot {
     /// The table slot.
+    #[allow(dead_code)] // for reports
     pub fn slot(&self) -> u32 {
         self.slot
     }
@@ -422,7 +438,6 @@ impl LwpSlot {
 /// the header's `dropped`; the process runs unpublished). Every scalar field is reset; the
 /// dispositions are zeroed only if the slot was used before (fresh pages are zero). The
 /// creator fills in the rest (fork copies the parent's dispositions).
-#[allow(dead_code)] // the process subsystem will call this
 pub fn alloc_proc(pid: i32) -> Option<ProcSlot> {
     let (slot, p, reused) = alloc_slot(Kind::Procs)?;
     let s = ProcSlot {
@@ -462,14 +477,12 @@ pub fn alloc_proc(pid: i32) -> Option<ProcSlot> {
 }
 
 /// Frees a process record (when the process is collected).
-#[allow(dead_code)]
 pub fn free_proc(s: ProcSlot) {
     free_slot(Kind::Procs, s.slot, s.rec.cast());
 }
 
 /// A record for LWP `lid` of process `pid` (state `LSIDL`, no CPU, no system call), or
 /// `None` when no page is left (counted in `dropped`).
-#[allow(dead_code)] // the LWP subsystem will call this
 pub fn alloc_lwp(pid: i32, lid: i32) -> Option<LwpSlot> {
     let (slot, p, _) = alloc_slot(Kind::Lwps)?;
     let s = LwpSlot {
@@ -507,9 +520,222 @@ pub fn alloc_lwp(pid: i32, lid: i32) -> Option<LwpSlot> {
 }
 
 /// Frees an LWP record (when the LWP is collected).
-#[allow(dead_code)]
 pub fn free_lwp(s: LwpSlot) {
     free_slot(Kind::Lwps, s.slot, s.rec.cast());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler's transitions (LWP records by scheduler thread slot).
+// ---------------------------------------------------------------------------------------------
+
+/// The LWP record of each scheduler thread slot that is an LWP (null for kernel threads), so
+/// that the scheduler publishes its state transitions with one load and no process lock.
+/// Set by [`bind_thread`] (the LWP itself, before it enters ring 3) and cleared by
+/// [`unbind_thread`] (the LWP itself, on its way out). Writers of a bound record are
+/// serialised by the scheduler: the switch (run queue lock, on the thread's CPU), the sleep
+/// (the thread itself, with interrupts off, before it is on a sleep queue) and the wake-up
+/// (sleep-queue bucket lock, before the thread is runnable).
+static THREAD_LWPS: [AtomicPtr<LwpRecord>; crate::sched::MAX_THREADS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::sched::MAX_THREADS];
+
+/// The wait-channel name each thread slot gives its next sleep (16 bytes, NUL-padded, in
+/// two words so that setting it is two stores), set by [`set_wmesg`].
+static THREAD_WMESG: [[AtomicU64; 2]; crate::sched::MAX_THREADS] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; crate::sched::MAX_THREADS];
+
+/// Publishes the scheduler's transitions of thread slot `thread` in `s` (see
+/// [`THREAD_LWPS`]), and makes it its CPU's current LWP. Call from the thread itself, which
+/// is running: `s` must say `LSONPROC` on this CPU already.
+pub fn bind_thread(thread: usize, s: &LwpSlot) {
+    let Some(p) = THREAD_LWPS.get(thread) else {
+        return;
+    };
+    // Interrupts off: no switch between the binding and the CPU record (which only its own
+    // CPU writes, with interrupts off).
+    let saved = crate::arch::irq::save_disable();
+    p.store(s.rec, Ordering::Release);
+    // SAFETY: our record; pid and lid do not change while it is live.
+    let (pid, lid) = unsafe { ((*s.rec).pid, (*s.rec).lid) };
+    set_cpu_current(crate::arch::percpu::cpu_id() as u32, pid, lid);
+    crate::arch::irq::restore(saved);
+}
+
+/// Stops publishing thread slot `thread`'s transitions (its LWP leaves; the record stays,
+/// as the LWP's zombie, until it is freed); its CPU has no current LWP any more. Call from
+/// the thread itself.
+pub fn unbind_thread(thread: usize) {
+    if let Some(p) = THREAD_LWPS.get(thread) {
+        let saved = crate::arch::irq::save_disable();
+        p.store(core::ptr::null_mut(), Ordering::Release);
+        set_cpu_current(crate::arch::percpu::cpu_id() as u32, NO_LWP, NO_LWP);
+        crate::arch::irq::restore(saved);
+    }
+}
+
+/// Sets CPU `cpu_id`'s current LWP in its record, if it changes (on that CPU, interrupts
+/// off): two loads when it does not.
+fn set_cpu_current(cpu_id: u32, pid: i32, lid: i32) {
+    if let Some(c) = cpu(cpu_id) {
+        // SAFETY: our own CPU's record; only this CPU writes it (interrupts are off).
+        let (cp, cl) = unsafe { ((*c.rec).cur_pid, (*c.rec).cur_lid) };
+        if (cp, cl) != (pid, lid) {
+            c.update(|r| {
+                r.cur_pid = pid;
+                r.cur_lid = lid;
+            });
+        }
+    }
+}
+
+/// Names the next sleep of the calling thread (slot `thread`) for the dump's wait channel
+/// (`"nanosleep"`, `"read"`; at most 16 bytes kept). Two stores; the sleep copies it.
+pub fn set_wmesg(thread: usize, name: &str) {
+    let mut b = [0u8; 16];
+    let n = name.len().min(16);
+    b[..n].copy_from_slice(&name.as_bytes()[..n]);
+    if let Some(w) = THREAD_WMESG.get(thread) {
+        let (lo, hi) = b.split_at(8);
+        w[0].store(
+            u64::from_le_bytes(lo.try_into().unwrap_or([0; 8])),
+            Ordering::Relaxed,
+        );
+        w[1].store(
+            u64::from_le_bytes(hi.try_into().unwrap_or([0; 8])),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The bound record of `thread`, if any.
+fn thread_rec(thread: usize) -> Option<*mut LwpRecord> {
+    let p = THREAD_LWPS.get(thread)?.load(Ordering::Acquire);
+    (!p.is_null()).then_some(p)
+}
+
+/// Copies the user registers from the user frame at the top of the kernel stack whose top is
+/// `kstack_top` into `r`, if that frame returns to ring 3 (else marks them invalid).
+fn save_user_regs(r: &mut LwpRecord, kstack_top: u64, fs_base: u64, gs_base: u64) {
+    let f = crate::arch::trap::user_frame(kstack_top);
+    // SAFETY: a bound thread was spawned with `sched::spawn_user`, which reserves its user
+    // frame at the top of its kernel stack; the stack lives as long as the thread, which is
+    // off its CPU or is the caller, so nobody writes the frame meanwhile. A frame not yet
+    // filled holds stale words, which the ring-3 check below rejects (or shows harmlessly).
+    let f = unsafe { &*f };
+    if f.cs & 3 != 3 {
+        r.regs_valid = 0;
+        return;
+    }
+    let g = &mut r.regs;
+    g.r8 = f.r8;
+    g.r9 = f.r9;
+    g.r10 = f.r10;
+    g.r11 = f.r11;
+    g.r12 = f.r12;
+    g.r13 = f.r13;
+    g.r14 = f.r14;
+    g.r15 = f.r15;
+    g.rdi = f.rdi;
+    g.rsi = f.rsi;
+    g.rbp = f.rbp;
+    g.rbx = f.rbx;
+    g.rdx = f.rdx;
+    g.rax = f.rax;
+    g.rcx = f.rcx;
+    g.rsp = f.rsp;
+    g.rip = f.rip;
+    g.rflags = f.rflags;
+    g.fs_base = fs_base;
+    g.gs_base = gs_base;
+    r.regs_valid = 1;
+}
+
+/// Thread slot `thread` is switched in on CPU `cpu`: its LWP (if it is one) becomes
+/// `LSONPROC` there, and the CPU record's current LWP follows. The switch calls this with
+/// the run queue locked and interrupts off.
+pub fn thread_on_cpu(thread: usize, cpu_id: u32) {
+    let (pid, lid) = match thread_rec(thread) {
+        Some(p) => {
+            // SAFETY: a bound record; the switch is its only writer now (see `THREAD_LWPS`).
+            unsafe {
+                write_seq(p, 0, |r| {
+                    r.state = shared_abi::current::lwp::LSONPROC;
+                    r.cpu = cpu_id as i32;
+                    r.regs_valid = 0;
+                    r.switches += 1;
+                });
+                ((*p).pid, (*p).lid)
+            }
+        }
+        None => (NO_LWP, NO_LWP),
+    };
+    set_cpu_current(cpu_id, pid, lid);
+}
+
+/// Thread slot `thread` leaves its CPU runnable (preempted or yielding): `LSRUN`, with its
+/// user registers. Under the run queue lock, interrupts off, before the thread is queued
+/// where another CPU could take it.
+pub fn thread_preempted(thread: usize, kstack_top: u64, fs_base: u64, gs_base: u64) {
+    if let Some(p) = thread_rec(thread) {
+        // SAFETY: a bound record; the switch is its only writer now.
+        unsafe {
+            write_seq(p, 0, |r| {
+                r.state = shared_abi::current::lwp::LSRUN;
+                save_user_regs(r, kstack_top, fs_base, gs_base);
+            })
+        };
+    }
+}
+
+/// Thread slot `thread` goes to sleep on `wchan`: `LSSLEEP` with the wait channel, the name
+/// from [`set_wmesg`] (consumed) and its user registers. The thread itself calls this with
+/// interrupts off, before it is on a sleep queue (so no waker writes the record meanwhile).
+pub fn thread_sleeping(
+    thread: usize,
+    wchan: usize,
+    interruptible: bool,
+    kstack_top: u64,
+    fs_base: u64,
+    gs_base: u64,
+) {
+    let Some(p) = thread_rec(thread) else { return };
+    let (lo, hi) = match THREAD_WMESG.get(thread) {
+        Some(w) => (
+            w[0].swap(0, Ordering::Relaxed),
+            w[1].swap(0, Ordering::Relaxed),
+        ),
+        None => (0, 0),
+    };
+    // SAFETY: a bound record; its thread is its only writer now.
+    unsafe {
+        write_seq(p, 0, |r| {
+            r.state = shared_abi::current::lwp::LSSLEEP;
+            r.wchan = wchan as u64;
+            r.wmesg[..8].copy_from_slice(&lo.to_le_bytes());
+            r.wmesg[8..].copy_from_slice(&hi.to_le_bytes());
+            if interruptible {
+                r.flags |= LWPF_SINTR;
+            } else {
+                r.flags &= !LWPF_SINTR;
+            }
+            save_user_regs(r, kstack_top, fs_base, gs_base);
+        })
+    };
+}
+
+/// Thread slot `thread` is woken (or its sleep timed out): `LSRUN`, no wait channel. Under
+/// the sleep-queue bucket lock, before the thread is made runnable.
+pub fn thread_woken(thread: usize) {
+    if let Some(p) = thread_rec(thread) {
+        // SAFETY: a bound record; the waker is its only writer now.
+        unsafe {
+            write_seq(p, 0, |r| {
+                r.state = shared_abi::current::lwp::LSRUN;
+                r.wchan = 0;
+                r.wmesg = [0; 16];
+                r.flags &= !LWPF_SINTR;
+            })
+        };
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -618,7 +844,6 @@ pub fn boot_done() {
 
 /// Announces that process and LWP records are maintained (the LWP subsystem calls this once
 /// it publishes every process and LWP).
-#[allow(dead_code)]
 pub fn enable_procs() {
     let _t = TABLES.lock();
     write_header(|h| h.features |= FEATURE_PROCS);

@@ -9,7 +9,10 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicI32, Ordering};
 
+use shared_abi::current::lwp::{LSONPROC, LSZOMB};
+
 use super::{Pid, Process};
+use crate::inspect::{self, LwpSlot};
 use crate::sched::{self, MAX_THREADS};
 use crate::sync::IrqMutex;
 
@@ -23,6 +26,8 @@ pub struct Lwp {
     lid: AtomicI32,
     /// Its process.
     proc: IrqMutex<Option<Arc<Process>>>,
+    /// Its inspection record while it is an LWP (`None` if the table had no room).
+    rec: IrqMutex<Option<LwpSlot>>,
 }
 
 impl Lwp {
@@ -32,6 +37,7 @@ impl Lwp {
         tid: AtomicI32::new(0),
         lid: AtomicI32::new(0),
         proc: IrqMutex::new(None),
+        rec: IrqMutex::new(None),
     };
 
     /// Its process id (`getpid`).
@@ -69,9 +75,38 @@ impl Lwp {
         me.tid.store(tid, Ordering::Relaxed);
         me.lid.store(lid, Ordering::Relaxed);
         me.pid.store(p.pid(), Ordering::Relaxed);
+        // Its inspection record, running here; from now on the scheduler's transitions keep
+        // it current (`inspect::bind_thread`).
+        let slot = sched::current().slot_index();
+        let rec = inspect::alloc_lwp(p.pid(), lid);
+        if let Some(r) = &rec {
+            let cpu = crate::arch::percpu::cpu_id() as i32;
+            r.update(|r| {
+                r.state = LSONPROC;
+                r.cpu = cpu;
+                r.switches = 1;
+            });
+            inspect::bind_thread(slot, r);
+        }
+        *me.rec.lock() = rec;
         p.inner.lock().lwps.push(me);
         *me.proc.lock() = Some(p);
         me
+    }
+
+    /// Stops publishing the calling LWP's transitions and marks its record `LSZOMB`; returns
+    /// the record, which its process keeps until it is collected.
+    pub(super) fn detach_record(&self) -> Option<LwpSlot> {
+        inspect::unbind_thread(sched::current().slot_index());
+        // Unbound: the scheduler no longer writes the record, so this is its only writer.
+        let rec = self.rec.lock().take()?;
+        rec.update(|r| {
+            r.state = LSZOMB;
+            r.regs_valid = 0;
+            r.wchan = 0;
+            r.wmesg = [0; 16];
+        });
+        Some(rec)
     }
 
     /// Makes the calling thread's slot free again (its last step as an LWP).

@@ -90,6 +90,9 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 pub use self::lwp::{current, Lwp};
 pub use self::table::{alloc_pid, remove as remove_process};
+use shared_abi::current::inspect::{ProcState, PROCF_INIT};
+
+use crate::inspect::{self, LwpSlot, ProcSlot};
 use crate::mm::vmspace::VmSpace;
 use crate::sched::{self, WaitChannel};
 use crate::sync::IrqMutex;
@@ -158,6 +161,10 @@ pub struct ProcInner {
     pub next_lid: i32,
     /// `exit_group`'s status (or a fatal signal's), which wins over the last LWP's own.
     pub group_exit: Option<WaitStatus>,
+    /// Its inspection record (`None` if the table had no room), updated under this lock.
+    pub rec: Option<ProcSlot>,
+    /// The inspection records of its exited LWPs (zombies until the process is collected).
+    pub zombie_recs: Vec<LwpSlot>,
 }
 
 impl Process {
@@ -169,6 +176,18 @@ impl Process {
             .take_while(|&e| e <= NAME_MAX)
             .last()
             .unwrap_or(0);
+        let root = vm.root().0;
+        let rec = inspect::alloc_proc(pid);
+        if let Some(r) = &rec {
+            r.update(|r| {
+                r.ppid = ppid;
+                r.state = ProcState::Active as u32;
+                r.flags = if pid == 1 { PROCF_INIT } else { 0 };
+                r.cr3 = root;
+                let n = end.min(r.name.len());
+                r.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+            });
+        }
         let p = Arc::new(Self {
             pid,
             ppid: AtomicI32::new(ppid),
@@ -179,6 +198,8 @@ impl Process {
                 nlwps: 0,
                 next_lid: 1,
                 group_exit: None,
+                rec,
+                zombie_recs: Vec::new(),
             }),
             exited: AtomicBool::new(false),
             status: AtomicI32::new(0),
@@ -213,6 +234,14 @@ impl Process {
         inner.nlwps += 1;
         let lid = inner.next_lid;
         inner.next_lid += 1;
+        let n = inner.nlwps;
+        let nz = inner.zombie_recs.len() as u32;
+        if let Some(r) = &inner.rec {
+            r.update(|r| {
+                r.nlwps = n + nz;
+                r.nrlwps = n;
+            });
+        }
         lid
     }
 
@@ -249,6 +278,26 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    /// Collected: its inspection records go (init's stay, as its zombie: nobody collects
+    /// init, whose end is the VM's, and the exit dump shows how it ended).
+    fn drop(&mut self) {
+        if self.pid == 1 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let zombies = core::mem::take(&mut inner.zombie_recs);
+        let rec = inner.rec.take();
+        drop(inner);
+        for z in zombies {
+            inspect::free_lwp(z);
+        }
+        if let Some(r) = rec {
+            inspect::free_proc(r);
+        }
+    }
+}
+
 impl core::fmt::Debug for Process {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}[{}]", self.name, self.pid)
@@ -273,11 +322,29 @@ pub fn exit_lwp(status: WaitStatus) -> ! {
 pub fn leave_lwp(status: WaitStatus) {
     let me = current().expect("leave_lwp from a kernel thread");
     let p = me.process().expect("an LWP without a process");
+    let zombie = me.detach_record();
     let last = {
         let mut inner = p.inner.lock();
         inner.lwps.retain(|l| !core::ptr::eq(*l, me));
         inner.nlwps -= 1;
-        (inner.nlwps == 0).then(|| inner.group_exit.unwrap_or(status))
+        let last = (inner.nlwps == 0).then(|| inner.group_exit.unwrap_or(status));
+        let n = inner.nlwps;
+        let nz = inner.zombie_recs.len() as u32 + u32::from(zombie.is_some());
+        if let Some(r) = &inner.rec {
+            // NetBSD's `p_nlwps` counts the zombies too (until they are collected).
+            r.update(|r| {
+                r.nlwps = n + nz;
+                r.nrlwps = n;
+                r.nzlwps = nz;
+                if let Some(ws) = last {
+                    r.state = ProcState::Zombie as u32;
+                    r.exit_status = ws.0;
+                    r.cr3 = 0;
+                }
+            });
+        }
+        inner.zombie_recs.extend(zombie);
+        last
     };
     me.detach();
     if let Some(status) = last {
@@ -307,4 +374,7 @@ pub fn exit_group(status: WaitStatus) -> ! {
 /// Installs the process layer's trap hooks (the user-fault handler). Call once at boot.
 pub fn init() {
     crate::arch::trap::set_user_fault(fault::user_fault);
+    // Every process and LWP from now on has its inspection record (or is counted in the
+    // table's `dropped`), so the VMM may trust "no such process".
+    inspect::enable_procs();
 }

@@ -147,6 +147,20 @@ pub(super) fn switch_away(why: Why) {
     if prev_idle && why != Why::Exit && prev.raw_state() == LSONPROC {
         prev.set_state(LSRUN);
     }
+    // Inspection (LWPs only; a load and a test for kernel threads): a preempted or yielding
+    // LWP shows `LSRUN` with its user registers (a sleeping one published itself in
+    // `sleepq`, an exiting one in `proc`), and `next` shows `LSONPROC` here. Under the run
+    // queue lock, so a CPU stealing `prev` writes its record only after this.
+    if !prev_idle && matches!(why, Why::Yield | Why::Preempt) {
+        let ctx = &prev.ctx;
+        crate::inspect::thread_preempted(
+            prev.slot_index(),
+            ctx.kernel_stack_top(),
+            ctx.fs_base(),
+            ctx.gs_base(),
+        );
+    }
+    crate::inspect::thread_on_cpu(next.slot_index(), me as u32);
     next.cpu.store(me as u32, Ordering::Relaxed);
     next.switches.fetch_add(1, Ordering::Relaxed);
     rq.current = Some(next);

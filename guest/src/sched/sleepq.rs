@@ -197,6 +197,16 @@ fn sleep_common<T: ?Sized>(
     if interruptible {
         me.set_flag(flag::SLEEP_INTR);
     }
+    // Inspection: an LWP shows `LSSLEEP` on `chan` with its user registers; under the
+    // bucket lock, so a waker's `LSRUN` comes after.
+    crate::inspect::thread_sleeping(
+        me.slot_index(),
+        chan.0,
+        interruptible,
+        me.ctx.kernel_stack_top(),
+        me.ctx.fs_base(),
+        me.ctx.gs_base(),
+    );
     me.set_state(LSSLEEP);
     q.push_back(me);
     // Release the bucket (and the caller's interlock) but keep interrupts off until the
@@ -230,6 +240,7 @@ pub fn wakeup(chan: WaitChannel) -> usize {
     let mut q = chan.bucket().lock();
     let mut n = 0;
     while let Some(t) = q.remove_first(|t| t.wchan.load(Ordering::Relaxed) == chan.0) {
+        crate::inspect::thread_woken(t.slot_index());
         runq::make_runnable(t);
         n += 1;
     }
@@ -241,6 +252,7 @@ pub fn wakeup_one(chan: WaitChannel) -> bool {
     let mut q = chan.bucket().lock();
     match q.remove_first(|t| t.wchan.load(Ordering::Relaxed) == chan.0) {
         Some(t) => {
+            crate::inspect::thread_woken(t.slot_index());
             runq::make_runnable(t);
             true
         }
@@ -266,6 +278,7 @@ fn wake_if_asleep(t: &'static Thread, why: u32, need_intr: bool) -> bool {
     }
     q.remove(t);
     t.set_flag(why);
+    crate::inspect::thread_woken(t.slot_index());
     runq::make_runnable(t);
     true
 }

@@ -71,6 +71,7 @@ pub fn read(frame: &mut TrapFrame) -> SysResult {
         }
         // Interruptible, for the signals to come (EINTR / restart).
         let deadline = sched::now_ns().saturating_add(READ_POLL_NS);
+        crate::inspect::set_wmesg(sched::current_slot(), "read");
         sched::sleep_timeout(chan, true, deadline, || true);
     }
 }

@@ -58,6 +58,7 @@ pub fn nanosleep(frame: &mut TrapFrame) -> SysResult {
     // Interruptible, for the signals to come: they will end it with EINTR and `rem`.
     let chan = WaitChannel::of(sched::current());
     while sched::now_ns() < deadline {
+        crate::inspect::set_wmesg(sched::current_slot(), "nanosleep");
         if sched::sleep_timeout(chan, true, deadline, || true) == Wake::TimedOut {
             break;
         }
