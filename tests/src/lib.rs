@@ -168,6 +168,17 @@ impl Boot {
         self
     }
 
+    /// Asks our VMM for JSON dumps `on` these triggers (`exit`, `request`, ...), appended to
+    /// `file` (read them back with [`read_json_dumps`]).
+    pub fn json_dumps(self, on: &str, file: &Path) -> Self {
+        self.arg("--dump-on")
+            .arg(on)
+            .arg("--dump-format")
+            .arg("json")
+            .arg("--dump-file")
+            .arg(&file.to_string_lossy())
+    }
+
     /// The host command line for this boot.
     pub fn command(&self, art: &Artifacts) -> Command {
         match self.host {
@@ -426,6 +437,155 @@ impl Outcome {
             .lines()
             .map(|l| l.trim_end_matches('\r'))
             .find(|l| l.starts_with(prefix))
+    }
+}
+
+/// A fresh path for a scratch file of test suite `suite` (a per-process directory under the
+/// system temp dir; any old file of that name is removed).
+pub fn scratch(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lwpvm-{suite}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the scratch directory");
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// The JSON dumps a VMM appended to `path` (one per line; none if the file does not exist).
+///
+/// # Panics
+/// On a line that is not JSON (the VMM's dump output is broken).
+pub fn read_json_dumps(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// Where a [`ControlledVm`]'s standard streams go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streams {
+    /// Piped: the test writes the console's input and reads its output.
+    Piped,
+    /// `/dev/null`: the test only talks to the control socket.
+    Null,
+}
+
+/// Our VMM running a guest in the background with a control socket (`vmm run --control`),
+/// for tests that inspect a live guest. Killed when dropped.
+#[derive(Debug)]
+pub struct ControlledVm {
+    /// The VMM process.
+    pub child: std::process::Child,
+    /// The control socket.
+    pub socket: PathBuf,
+    vmm: PathBuf,
+}
+
+impl ControlledVm {
+    /// Starts `boot` (which must be a [`Host::Lwpvm`] boot) with `--control socket` and waits
+    /// up to a minute for the socket to appear.
+    ///
+    /// # Panics
+    /// If the VMM cannot start or the socket never appears.
+    pub fn start(art: &Artifacts, boot: Boot, socket: PathBuf, streams: Streams) -> Self {
+        assert_eq!(boot.host, Host::Lwpvm, "only our VMM has a control socket");
+        let mut cmd = boot
+            .arg("--control")
+            .arg(&socket.to_string_lossy())
+            .command(art);
+        let io = || match streams {
+            Streams::Piped => Stdio::piped(),
+            Streams::Null => Stdio::null(),
+        };
+        let child = cmd
+            .stdin(io())
+            .stdout(io())
+            .stderr(io())
+            .spawn()
+            .expect("start the VMM");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the control socket never appeared"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ControlledVm {
+            child,
+            socket,
+            vmm: art.vmm.clone(),
+        }
+    }
+
+    /// Runs `vmm SUBCOMMAND --socket S ARGS`; returns (status, stdout, stderr).
+    pub fn client(&self, sub: &str, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(&self.vmm)
+            .arg(sub)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run the VMM client");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `vmm dump --socket S --json`, parsed.
+    ///
+    /// # Panics
+    /// If the client fails or prints something that is not JSON.
+    #[track_caller]
+    pub fn dump_json(&self) -> serde_json::Value {
+        let (code, json, err) = self.client("dump", &["--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+    }
+
+    /// Dumps until `pick` accepts one (polling every 50 ms, for up to `within`).
+    ///
+    /// # Panics
+    /// When `within` runs out, with the last dump.
+    #[track_caller]
+    pub fn dump_until(
+        &self,
+        within: Duration,
+        mut pick: impl FnMut(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let d = self.dump_json();
+            if pick(&d) {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "no suitable dump; last: {d:#}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits up to `within` for the VMM to exit; returns its exit code.
+    ///
+    /// # Panics
+    /// If it does not exit in time.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait for the VMM") {
+                return s.code();
+            }
+            assert!(Instant::now() < deadline, "the VMM did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ControlledVm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

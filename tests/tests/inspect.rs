@@ -8,11 +8,10 @@
 //! every record shape on synthetic guests in `vmm/src/inspect/`.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use lwpvm_tests::{Artifacts, Boot, Host};
+use lwpvm_tests::{read_json_dumps, Artifacts, Boot, ControlledVm, Host, Streams};
 use serde_json::Value;
 use shared_abi::current::ports::{status, vmm_status};
 
@@ -21,19 +20,7 @@ fn art() -> Artifacts {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lwpvm-inspect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
-}
-
-/// The JSON dumps appended to `path` (one per line).
-fn dumps(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
+    lwpvm_tests::scratch("inspect", name)
 }
 
 /// Checks the parts of a dump every boot of this kernel shares.
@@ -74,15 +61,10 @@ fn dump_on_exit_decodes_the_header_and_cpu_records() {
         let file = scratch(&format!("exit-{cpus}.json"));
         let out = Boot::new(Host::Lwpvm)
             .cpus(cpus)
-            .arg("--dump-on")
-            .arg("exit")
-            .arg("--dump-format")
-            .arg("json")
-            .arg("--dump-file")
-            .arg(file.to_str().unwrap())
+            .json_dumps("exit", &file)
             .run(&art);
         out.assert_status(status::SUCCESS);
-        let d = dumps(&file);
+        let d = read_json_dumps(&file);
         assert_eq!(d.len(), 1, "{}", out.report());
         let d = &d[0];
         let context = format!("{d:#}\n{}", out.report());
@@ -112,16 +94,11 @@ fn the_guest_requests_a_dump_through_the_dump_port() {
         let out = Boot::new(Host::Lwpvm)
             .cpus(cpus)
             .cmdline("lwpvm.dump=9")
-            .arg("--dump-on")
-            .arg("request")
-            .arg("--dump-format")
-            .arg("json")
-            .arg("--dump-file")
-            .arg(file.to_str().unwrap())
+            .json_dumps("request", &file)
             .run(&art);
         out.assert_status(status::SUCCESS)
             .assert_stderr("lwpvm.dump=9: dump request served: true");
-        let d = dumps(&file);
+        let d = read_json_dumps(&file);
         assert_eq!(d.len(), 1, "{}", out.report());
         let d = &d[0];
         let context = format!("{d:#}\n{}", out.report());
@@ -231,12 +208,7 @@ fn a_triple_fault_is_dumped_before_the_vmm_exits() {
         ..art.clone()
     };
     let out = Boot::new(Host::Lwpvm)
-        .arg("--dump-on")
-        .arg("crash")
-        .arg("--dump-format")
-        .arg("json")
-        .arg("--dump-file")
-        .arg(file.to_str().unwrap())
+        .json_dumps("crash", &file)
         .timeout(Duration::from_secs(60))
         .run(&crashing);
     assert_eq!(
@@ -245,7 +217,7 @@ fn a_triple_fault_is_dumped_before_the_vmm_exits() {
         "{}",
         out.report()
     );
-    let d = dumps(&file);
+    let d = read_json_dumps(&file);
     assert_eq!(d.len(), 1, "{}", out.report());
     let d = &d[0];
     assert_eq!(d["reason"]["kind"], "crash", "{d:#}");
@@ -263,104 +235,66 @@ fn a_triple_fault_is_dumped_before_the_vmm_exits() {
 }
 
 /// A VMM run with a control socket, its guest waiting for a console line (`lwpvm.echo=1`).
-struct Running {
-    child: std::process::Child,
-    socket: PathBuf,
+struct Running(ControlledVm);
+
+impl std::ops::Deref for Running {
+    type Target = ControlledVm;
+
+    fn deref(&self) -> &ControlledVm {
+        &self.0
+    }
 }
 
 impl Running {
     fn start(art: &Artifacts, cpus: u32, name: &str, cmdline: &str, timeout: u32) -> Running {
-        let socket = scratch(name);
-        let mut cmd: Command = Boot::new(Host::Lwpvm)
+        let boot = Boot::new(Host::Lwpvm)
             .cpus(cpus)
             .cmdline(cmdline)
-            .arg("--control")
-            .arg(socket.to_str().unwrap())
             .arg("--timeout")
             .arg(&timeout.to_string())
             .arg("--serial")
-            .arg("off")
-            .command(art);
-        let child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the VMM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the control socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Running { child, socket }
-    }
-
-    /// Runs `vmm SUBCOMMAND --socket S ARGS`; returns (status, stdout, stderr).
-    fn client(&self, art: &Artifacts, sub: &str, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(&art.vmm)
-            .arg(sub)
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .arg("off");
+        Running(ControlledVm::start(
+            art,
+            boot,
+            scratch(name),
+            Streams::Piped,
+        ))
     }
 
     /// Dumps until the kernel says it is running (a dump taken earlier, while it boots, shows
     /// the image's own header: `booting`, no CPU records).
-    fn wait_running(&self, art: &Artifacts) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (code, json, err) = self.client(art, "dump", &["--json"]);
-            assert_eq!(code, 0, "{err}");
-            let d: Value = serde_json::from_str(&json).unwrap();
+    fn wait_running(&self) {
+        self.dump_until(Duration::from_secs(30), |d| {
             match d["table"]["kernel_state"].as_str() {
-                Some("running") => return,
+                Some("running") => true,
                 // While the CPUs come up, a pause can catch a record mid-update: the decoder
                 // must then say "torn", never decode it as valid.
                 Some("booting") => {
                     let st = d["table"]["status"].as_str().unwrap_or("");
                     assert!(st == "ok" || st == "torn", "{d:#}");
+                    false
                 }
                 _ => panic!("unexpected dump while booting: {d:#}"),
             }
-            assert!(
-                Instant::now() < deadline,
-                "the kernel never got running: {d:#}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        });
     }
 
     /// Sends the echo line and waits for the VMM's exit.
     fn finish(mut self) -> (Option<i32>, String) {
-        let mut stdin = self.child.stdin.take().unwrap();
+        let child = &mut self.0.child;
+        let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"bye\n").unwrap();
         drop(stdin);
         let mut stdout = String::new();
-        self.child
+        child
             .stdout
             .take()
             .unwrap()
             .read_to_string(&mut stdout)
             .unwrap();
-        let status = self.child.wait().unwrap().code();
+        let status = child.wait().unwrap().code();
         (status, stdout)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -369,10 +303,10 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
     let art = art();
     for cpus in [1u32, 2] {
         let vm = Running::start(&art, cpus, &format!("ctl-{cpus}.sock"), "lwpvm.echo=1", 120);
-        vm.wait_running(&art);
+        vm.wait_running();
         let mut seen = Vec::new();
         for _ in 0..3 {
-            let (code, json, err) = vm.client(&art, "dump", &["--json"]);
+            let (code, json, err) = vm.client("dump", &["--json"]);
             assert_eq!(code, 0, "{err}");
             let d: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
             check_table(&d, u64::from(cpus), &format!("{d:#}"));
@@ -402,7 +336,7 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
                 }
             }
         }
-        let (code, text, err) = vm.client(&art, "dump", &[]);
+        let (code, text, err) = vm.client("dump", &[]);
         assert_eq!(code, 0, "{err}");
         assert!(
             text.starts_with("=== lwpvm dump: control socket ==="),
@@ -411,16 +345,12 @@ fn vmm_dump_through_the_control_socket_with_1_and_2_vcpus() {
         assert!(text.contains("guest paused"), "{text}");
 
         // Host signals need the kernel's signal subsystem: refused, honestly.
-        let (code, _, err) = vm.client(&art, "signal", &["--pid", "1", "SIGUSR1"]);
+        let (code, _, err) = vm.client("signal", &["--pid", "1", "SIGUSR1"]);
         assert_eq!(code, 1, "{err}");
         assert!(err.contains("FEATURE_HOST_SIGNAL"), "{err}");
         // No processes yet: no core.
         let core = scratch(&format!("core-{cpus}"));
-        let (code, _, err) = vm.client(
-            &art,
-            "core",
-            &["--pid", "1", "--out", core.to_str().unwrap()],
-        );
+        let (code, _, err) = vm.client("core", &["--pid", "1", "--out", core.to_str().unwrap()]);
         assert_eq!(code, 1, "{err}");
         assert!(err.contains("no process 1"), "{err}");
 
@@ -440,16 +370,11 @@ fn records_the_kernel_writes_decode_as_written() {
     let out = Boot::new(Host::Lwpvm)
         .cpus(2)
         .cmdline("lwpvm.inspect_selftest=20")
-        .arg("--dump-on")
-        .arg("request")
-        .arg("--dump-format")
-        .arg("json")
-        .arg("--dump-file")
-        .arg(file.to_str().unwrap())
+        .json_dumps("request", &file)
         .run(&art);
     out.assert_status(status::SUCCESS)
         .assert_stderr("lwpvm.inspect_selftest=20: dumps served: true");
-    let d = dumps(&file);
+    let d = read_json_dumps(&file);
     assert_eq!(d.len(), 3, "{}", out.report());
     for (i, dump) in d.iter().enumerate() {
         assert_eq!(dump["reason"]["id"], i as u64 + 1);
@@ -521,7 +446,7 @@ fn a_halted_guest_is_dumped_and_stopped() {
     let mut vm = Running::start(&art, 2, "halt.sock", "lwpvm.halt=1", 5);
     let deadline = Instant::now() + Duration::from_secs(4);
     loop {
-        let (code, json, err) = vm.client(&art, "dump", &["--json"]);
+        let (code, json, err) = vm.client("dump", &["--json"]);
         assert_eq!(code, 0, "{err}");
         let d: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(d["timing"]["paused"], true);
@@ -539,7 +464,7 @@ fn a_halted_guest_is_dumped_and_stopped() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        vm.child.wait().unwrap().code(),
+        vm.0.child.wait().unwrap().code(),
         Some(vmm_status::TIMEOUT),
         "the halted guest runs until --timeout"
     );
@@ -549,12 +474,7 @@ fn a_halted_guest_is_dumped_and_stopped() {
         .cmdline("lwpvm.halt=1")
         .arg("--timeout")
         .arg("2")
-        .arg("--dump-on")
-        .arg("timeout")
-        .arg("--dump-format")
-        .arg("json")
-        .arg("--dump-file")
-        .arg(file.to_str().unwrap())
+        .json_dumps("timeout", &file)
         .run(&art);
     assert_eq!(
         out.host_status,
@@ -562,7 +482,7 @@ fn a_halted_guest_is_dumped_and_stopped() {
         "{}",
         out.report()
     );
-    let d = dumps(&file);
+    let d = read_json_dumps(&file);
     assert_eq!(d.len(), 1, "{}", out.report());
     assert_eq!(d[0]["reason"]["kind"], "timeout");
     assert_eq!(d[0]["vcpus"][0]["state"], "halted", "{:#}", d[0]);

@@ -13,19 +13,14 @@
 //!   current (or, if a dump catches it preempted, `LSRUN` with its registers in the text).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lwpvm_tests::{guest_status, Artifacts, Boot, Host};
+use lwpvm_tests::{guest_status, read_json_dumps, Artifacts, Boot, ControlledVm, Host, Streams};
 use serde_json::Value;
 use shared_abi::current::syscall::SYS_NANOSLEEP;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lwpvm-inspect-procs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
+    lwpvm_tests::scratch("inspect-procs", name)
 }
 
 /// File `name` of the newc cpio archive `a`.
@@ -74,100 +69,38 @@ fn hex(v: &Value) -> u64 {
 
 /// A VMM running `init=PROG -- ARGS` with a control socket and an exit dump.
 struct Running {
-    child: Child,
-    socket: PathBuf,
+    vm: ControlledVm,
     exit_dump: PathBuf,
 }
 
 impl Running {
     fn start(art: &Artifacts, cpus: u32, tag: &str, init: &str) -> Running {
-        let socket = scratch(&format!("{tag}-{cpus}.sock"));
         let exit_dump = scratch(&format!("{tag}-{cpus}-exit.json"));
-        let child = Boot::new(Host::Lwpvm)
+        let boot = Boot::new(Host::Lwpvm)
             .cpus(cpus)
             .initrd(&art.initrd)
             .cmdline(&format!("init={init}"))
-            .arg("--control")
-            .arg(socket.to_str().unwrap())
             .arg("--timeout")
             .arg("120")
-            .arg("--dump-on")
-            .arg("exit")
-            .arg("--dump-format")
-            .arg("json")
-            .arg("--dump-file")
-            .arg(exit_dump.to_str().unwrap())
-            .command(art)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the VMM");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "the control socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .json_dumps("exit", &exit_dump);
+        let socket = scratch(&format!("{tag}-{cpus}.sock"));
         Running {
-            child,
-            socket,
+            vm: ControlledVm::start(art, boot, socket, Streams::Null),
             exit_dump,
         }
     }
 
-    /// `vmm dump --socket S --json`.
-    fn dump(&self, art: &Artifacts) -> Value {
-        let out = Command::new(&art.vmm)
-            .arg("dump")
-            .arg("--socket")
-            .arg(&self.socket)
-            .arg("--json")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
     /// Dumps until `pick` accepts one (or panics after 60 s with the last dump).
-    fn dump_until(&self, art: &Artifacts, mut pick: impl FnMut(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let d = self.dump(art);
-            if pick(&d) {
-                return d;
-            }
-            assert!(Instant::now() < deadline, "no suitable dump; last: {d:#}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    fn dump_until(&self, pick: impl FnMut(&Value) -> bool) -> Value {
+        self.vm.dump_until(Duration::from_secs(60), pick)
     }
 
     /// Waits for the VMM's exit; returns its exit code and the exit dump.
     fn finish(mut self) -> (Option<i32>, Value) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let code = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s.code();
-            }
-            assert!(Instant::now() < deadline, "the VMM did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let text = std::fs::read_to_string(&self.exit_dump).unwrap();
-        let d = serde_json::from_str(text.lines().next().expect("an exit dump")).unwrap();
-        (code, d)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let code = self.vm.wait_exit(Duration::from_secs(120));
+        let mut dumps = read_json_dumps(&self.exit_dump);
+        assert!(!dumps.is_empty(), "no exit dump");
+        (code, dumps.swap_remove(0))
     }
 }
 
@@ -218,7 +151,7 @@ fn a_sleeping_init_shows_its_wait_channel_and_registers_then_its_zombie() {
     let art = Artifacts::from_env();
     for cpus in [1u32, 2] {
         let vm = Running::start(&art, cpus, "sleeper", "/bin/sleeper -- 6 7");
-        let d = vm.dump_until(&art, |d| {
+        let d = vm.dump_until(|d| {
             d["table"]["kernel_state"] == "running"
                 && d["processes"][0]["lwps"][0]["state"] == "LSSLEEP"
         });
@@ -285,7 +218,7 @@ fn a_spinning_init_is_on_its_cpu() {
         let vm = Running::start(&art, cpus, "spin", "/bin/spin -- 4");
         let mut onproc = 0;
         for _ in 0..5 {
-            let d = vm.dump_until(&art, |d| {
+            let d = vm.dump_until(|d| {
                 d["table"]["kernel_state"] == "running" && d["processes"][0]["name"] == "spin"
             });
             let context = format!("{cpus} vCPUs: {d:#}");

@@ -24,11 +24,7 @@ fn scn(name: &str) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lwpvm-scenario-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
+    lwpvm_tests::scratch("scenario", name)
 }
 
 /// Boots the self-test in `mode` on `host` with extra host arguments.
