@@ -79,69 +79,52 @@ pub struct CoreSummary {
 }
 
 /// `user_regs_struct` in its order: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
-/// orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs.
-fn gregs_from_saved(r: &UserRegsDump) -> [u64; 27] {
-    [
-        r.r15.0,
-        r.r14.0,
-        r.r13.0,
-        r.r12.0,
-        r.rbp.0,
-        r.rbx.0,
-        r.r11.0,
-        r.r10.0,
-        r.r9.0,
-        r.r8.0,
-        r.rax.0,
-        r.rcx.0,
-        r.rdx.0,
-        r.rsi.0,
-        r.rdi.0,
-        u64::MAX,
-        r.rip.0,
-        0x33,
-        r.rflags.0,
-        r.rsp.0,
-        0x2b,
-        r.fs_base.0,
-        r.gs_base.0,
-        0,
-        0,
-        0,
-        0,
-    ]
+/// orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs. `$r` is any register set with
+/// those general-purpose fields (the saved user registers of an LWP, or a paused vCPU's);
+/// orig_rax is unknown (all-ones) and ds/es/fs/gs are 0 in 64-bit mode.
+macro_rules! user_regs_struct {
+    ($r:expr, cs: $cs:expr, ss: $ss:expr) => {{
+        let r = $r;
+        [
+            r.r15.0,
+            r.r14.0,
+            r.r13.0,
+            r.r12.0,
+            r.rbp.0,
+            r.rbx.0,
+            r.r11.0,
+            r.r10.0,
+            r.r9.0,
+            r.r8.0,
+            r.rax.0,
+            r.rcx.0,
+            r.rdx.0,
+            r.rsi.0,
+            r.rdi.0,
+            u64::MAX,
+            r.rip.0,
+            $cs,
+            r.rflags.0,
+            r.rsp.0,
+            $ss,
+            r.fs_base.0,
+            r.gs_base.0,
+            0,
+            0,
+            0,
+            0,
+        ]
+    }};
 }
 
+/// An LWP's registers saved while off CPU: user selectors are Linux's (0x33, 0x2b).
+fn gregs_from_saved(r: &UserRegsDump) -> [u64; 27] {
+    user_regs_struct!(r, cs: 0x33, ss: 0x2b)
+}
+
+/// A paused vCPU's registers, selectors as the vCPU has them.
 fn gregs_from_vcpu(r: &CpuRegs) -> [u64; 27] {
-    [
-        r.r15.0,
-        r.r14.0,
-        r.r13.0,
-        r.r12.0,
-        r.rbp.0,
-        r.rbx.0,
-        r.r11.0,
-        r.r10.0,
-        r.r9.0,
-        r.r8.0,
-        r.rax.0,
-        r.rcx.0,
-        r.rdx.0,
-        r.rsi.0,
-        r.rdi.0,
-        u64::MAX,
-        r.rip.0,
-        u64::from(r.cs),
-        r.rflags.0,
-        r.rsp.0,
-        u64::from(r.ss),
-        r.fs_base.0,
-        r.gs_base.0,
-        0,
-        0,
-        0,
-        0,
-    ]
+    user_regs_struct!(r, cs: u64::from(r.cs), ss: u64::from(r.ss))
 }
 
 fn put32(b: &mut [u8], at: usize, v: u32) {
