@@ -210,25 +210,53 @@ pub fn set_page_source(source: fn() -> Option<Page>) {
 // Tables.
 // ---------------------------------------------------------------------------------------------
 
+/// The tables that have slots and free lists (the value indexes [`Tables::free`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Procs,
-    Lwps,
+    Procs = 0,
+    Lwps = 1,
 }
 
 struct Tables {
     /// Next unused boot-pool page.
     pool_next: usize,
-    /// Free-list heads.
-    free_procs: u32,
-    free_lwps: u32,
+    /// Free-list heads, by [`Kind`].
+    free: [u32; 2],
 }
 
 static TABLES: Mutex<Tables> = Mutex::new(Tables {
     pool_next: 0,
-    free_procs: NO_SLOT,
-    free_lwps: NO_SLOT,
+    free: [NO_SLOT; 2],
 });
+
+/// Records that sit on a table's free list while unused: `reserved[0]` links the list.
+trait FreeListRecord {
+    fn make_free(&mut self, next: u32);
+}
+
+impl FreeListRecord for ProcRecord {
+    fn make_free(&mut self, next: u32) {
+        self.live = SLOT_FREE;
+        self.reserved[0] = u64::from(next);
+    }
+}
+
+impl FreeListRecord for LwpRecord {
+    fn make_free(&mut self, next: u32) {
+        self.live = SLOT_FREE;
+        self.reserved[0] = u64::from(next);
+    }
+}
+
+/// Marks the record at `p` free, linked to `next`.
+///
+/// # Safety
+/// `p` is a live record of type `R` of ours that nobody else writes (its handle was given
+/// up), with the table lock held.
+unsafe fn mark_free<R: FreeListRecord>(p: *mut u8, next: u32) {
+    // SAFETY: per the contract; the sequence counter is the record's first field.
+    unsafe { write_seq(p.cast::<R>(), 0, |r| r.make_free(next)) }
+}
 
 impl Tables {
     fn page(&mut self) -> Option<Page> {
@@ -266,10 +294,7 @@ fn slot_ptr(desc: &TableDesc, slot: u32) -> Option<*mut u8> {
 /// Adds a chunk to `kind`'s table (and a directory page if needed). Called with the lock.
 fn grow(t: &mut Tables, kind: Kind) -> bool {
     let (n, di, has_dir) = read_header(|h| {
-        let d = match kind {
-            Kind::Procs => &h.procs,
-            Kind::Lwps => &h.lwps,
-        };
+        let d = desc_of_ref(h, kind);
         let n = d.nchunks as usize;
         let di = n / shared_abi::current::inspect::CHUNKS_PER_DIR;
         (n, di, d.dir.get(di).is_some_and(|&p| p != 0))
@@ -282,10 +307,7 @@ fn grow(t: &mut Tables, kind: Kind) -> bool {
         write_header(|h| desc_of(h, kind).dir[di] = dir.phys);
     }
     let Some(chunk) = t.page() else { return false };
-    let dir_phys = read_header(|h| match kind {
-        Kind::Procs => h.procs.dir[di],
-        Kind::Lwps => h.lwps.dir[di],
-    });
+    let dir_phys = read_header(|h| desc_of_ref(h, kind).dir[di]);
     let Some(dir) = phys_to_virt(dir_phys) else {
         return false;
     };
@@ -302,10 +324,7 @@ fn grow(t: &mut Tables, kind: Kind) -> bool {
 /// table). Returns the slot, its record's address, and whether it was used before.
 fn alloc_slot(kind: Kind) -> Option<(u32, *mut u8, bool)> {
     let mut t = TABLES.lock();
-    let head = match kind {
-        Kind::Procs => t.free_procs,
-        Kind::Lwps => t.free_lwps,
-    };
+    let head = t.free[kind as usize];
     let next_off = match kind {
         Kind::Procs => offset_of!(ProcRecord, reserved),
         Kind::Lwps => offset_of!(LwpRecord, reserved),
@@ -315,10 +334,7 @@ fn alloc_slot(kind: Kind) -> Option<(u32, *mut u8, bool)> {
         // SAFETY: a free record of ours; `reserved[0]` holds the next free slot (written by
         // `free_slot` under this lock).
         let next = unsafe { p.add(next_off).cast::<u64>().read_volatile() } as u32;
-        match kind {
-            Kind::Procs => t.free_procs = next,
-            Kind::Lwps => t.free_lwps = next,
-        }
+        t.free[kind as usize] = next;
         write_header(|h| desc_of(h, kind).live += 1);
         return Some((head, p, true));
     }
@@ -349,33 +365,16 @@ fn desc_of_ref(h: &InspectHeader, kind: Kind) -> &TableDesc {
 /// Marks `slot` free and puts it on the free list.
 fn free_slot(kind: Kind, slot: u32, p: *mut u8) {
     let mut t = TABLES.lock();
-    let head = match kind {
-        Kind::Procs => t.free_procs,
-        Kind::Lwps => t.free_lwps,
-    };
-    match kind {
-        Kind::Procs => {
-            // SAFETY: `p` is this slot's live record (from `alloc_slot`); the caller gives up
-            // its handle, so nobody else writes it.
-            unsafe {
-                write_seq(p.cast::<ProcRecord>(), 0, |r| {
-                    r.live = SLOT_FREE;
-                    r.reserved[0] = u64::from(head);
-                })
-            };
-            t.free_procs = slot;
-        }
-        Kind::Lwps => {
-            // SAFETY: as above.
-            unsafe {
-                write_seq(p.cast::<LwpRecord>(), 0, |r| {
-                    r.live = SLOT_FREE;
-                    r.reserved[0] = u64::from(head);
-                })
-            };
-            t.free_lwps = slot;
+    let head = t.free[kind as usize];
+    // SAFETY: `p` is this slot's live record (from `alloc_slot`); the caller gives up its
+    // handle, so nobody else writes it; the table lock is held.
+    unsafe {
+        match kind {
+            Kind::Procs => mark_free::<ProcRecord>(p, head),
+            Kind::Lwps => mark_free::<LwpRecord>(p, head),
         }
     }
+    t.free[kind as usize] = slot;
     write_header(|h| desc_of(h, kind).live -= 1);
 }
 
