@@ -255,19 +255,26 @@ fn check_hits(want: u64, good: bool) -> Result<(), NotMeasured> {
     Ok(())
 }
 
-fn self_signal(ctx: &Ctx, budget: &Budget) -> Out {
-    let _h =
-        SigAction::install(libc::SIGUSR1, Handler::Plain(count), 0).map_err(failed("sigaction"))?;
-    reset_hits();
+/// Times `tgkill(self, sig)` calls (each delivered before the call returns); returns the
+/// figures and how many signals were sent.
+fn signal_self(ctx: &Ctx, budget: &Budget, sig: c_int) -> Result<(Sample, u64), NotMeasured> {
     let mut sent = 0u64;
     let s = measure(budget, 1, |n| {
         sent += n;
         let t = Instant::now();
         for _ in 0..n {
-            sys::tgkill(ctx.pid, ctx.tid, libc::SIGUSR1).map_err(failed("tgkill"))?;
+            sys::tgkill(ctx.pid, ctx.tid, sig).map_err(failed("tgkill"))?;
         }
         Ok(t.elapsed())
     })?;
+    Ok((s, sent))
+}
+
+fn self_signal(ctx: &Ctx, budget: &Budget) -> Out {
+    let _h =
+        SigAction::install(libc::SIGUSR1, Handler::Plain(count), 0).map_err(failed("sigaction"))?;
+    reset_hits();
+    let (s, sent) = signal_self(ctx, budget, libc::SIGUSR1)?;
     check_hits(sent, false)?;
     Ok((
         s,
@@ -294,15 +301,7 @@ fn self_signal_altstack(ctx: &Ctx, budget: &Budget) -> Out {
     ALT_LO.store(cur.ss_sp as usize, Ordering::SeqCst);
     ALT_HI.store(cur.ss_sp as usize + cur.ss_size, Ordering::SeqCst);
     reset_hits();
-    let mut sent = 0u64;
-    let s = measure(budget, 1, |n| {
-        sent += n;
-        let t = Instant::now();
-        for _ in 0..n {
-            sys::tgkill(ctx.pid, ctx.tid, libc::SIGUSR2).map_err(failed("tgkill"))?;
-        }
-        Ok(t.elapsed())
-    })?;
+    let (s, sent) = signal_self(ctx, budget, libc::SIGUSR2)?;
     check_hits(sent, true)?;
     Ok((
         s,
